@@ -71,7 +71,7 @@ for e in "${extra_list[@]}"; do
     req_files+=("${tools_dir}/requirements-${e}.txt")
 done
 stamp=${venv_dir}/.sptok-installed
-want=$(cat "$0" "${req_files[@]}" "${repo_dir}/setup.py" | sha1sum | cut -d' ' -f1)
+want=$(cat "$0" "${req_files[@]}" "${repo_dir}/setup.py" "${tools_dir}"/requirements*-nodeps.txt 2>/dev/null | sha1sum | cut -d' ' -f1)
 if [ -f "${stamp}" ] && [ "$(cat "${stamp}")" = "${want}" ]; then
     log "virtual environment up to date (${venv_dir})"
     exit 0
@@ -92,6 +92,13 @@ fi
 for f in "${req_files[@]}"; do
     log "installing $(basename "$f")"
     "${pip[@]}" -r "$f" || die "pip install -r $f failed"
+    # Packages whose declared dependencies would replace our torch or pull unused stacks (e.g. the
+    # official speechtokenizer package, used only to check checkpoint compatibility).
+    nodeps=${f%.txt}-nodeps.txt
+    if [ -f "${nodeps}" ]; then
+        log "installing $(basename "${nodeps}") (--no-deps)"
+        "${pip[@]}" --no-deps -r "${nodeps}" || die "pip install --no-deps -r ${nodeps} failed"
+    fi
 done
 log "installing sptok (editable)"
 "${pip[@]}" --no-deps -e "${repo_dir}" || die "pip install -e ${repo_dir} failed"
