@@ -1,0 +1,34 @@
+"""Repair a Kaldi data directory in place: keep the utterances present in every file, drop bad
+lines, sort in C locale, regenerate spk2utt; originals are backed up to DIR/.backup/.
+
+Usage: python -m sptok.bin.fix_data_dir DIR
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from sptok.data.errors import DataError
+from sptok.data.kaldi_dir import fix_data_dir
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fix_data_dir", description=__doc__.split("\n\n")[0])
+    parser.add_argument("data_dir", help="Kaldi data directory, fixed in place")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = get_parser().parse_args(argv)
+    try:
+        report = fix_data_dir(args.data_dir)
+    except DataError as exc:
+        print(f"fix_data_dir: error: {exc}", file=sys.stderr)
+        return 1
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
