@@ -14,6 +14,13 @@ from typing import IO, Iterator, Union
 PathLike = Union[str, os.PathLike]
 
 
+def _default_mode() -> int:
+    """Permission bits a plain ``open()`` would give (mkstemp always creates files 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open ``path`` for writing through a temporary file that replaces it only on success.
@@ -33,6 +40,7 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -50,6 +58,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

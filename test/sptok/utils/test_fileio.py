@@ -33,3 +33,17 @@ def test_atomic_open_rejects_append():
     with pytest.raises(ValueError, match="mode"):
         with atomic_open("x", mode="a"):
             pass
+
+
+def test_atomic_outputs_get_umask_permissions(tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        with atomic_open(tmp_path / "t.txt") as f:
+            f.write("x")
+        with atomic_path(tmp_path / "b.bin") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "t.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.bin").stat().st_mode & 0o777 == 0o644

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# mini_synth: a small English corpus synthesised on this machine with the Debian TTS engines, so
+# that the whole recipe runs end to end on a CPU without downloads. Stages and options:
+# ./sptok.sh --help; every option given here passes through, e.g. `run.sh --stage 2 --quick true`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"   # callable from anywhere: egs/mini_synth/run.sh
+
+train_set=train
+valid_set=dev
+test_sets="test test_unseen"   # test_unseen: voices absent from train
+
+./sptok.sh \
+    --train_set "${train_set}" \
+    --valid_set "${valid_set}" \
+    --test_sets "${test_sets}" \
+    --fs 16000 \
+    --nj 4 \
+    --quick_data_opts "--hours 0.05" \
+    "$@"

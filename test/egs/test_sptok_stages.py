@@ -1,0 +1,196 @@
+"""egs/TEMPLATE/sptok.sh stages 1-2 on a toy recipe: stage selection, outputs, resumability."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import soundfile as sf
+
+
+def read_table(path: Path) -> dict:
+    return dict(line.split(maxsplit=1) for line in path.read_text().splitlines())
+
+
+def leftovers(recipe: Path) -> list:
+    """Temporary files and markers of unfinished work anywhere under the recipe's outputs."""
+    found = []
+    for top in ("data", "dump", "exp"):
+        for p in (recipe / top).rglob("*") if (recipe / top).exists() else []:
+            if ".tmp" in p.name or p.name in (".signature", ".backup", "split"):
+                found.append(str(p.relative_to(recipe)))
+    return found
+
+
+def test_stage_selection(toy_recipe, run_recipe):
+    res = run_recipe(toy_recipe, "--stage", "1", "--stop_stage", "1")
+    assert res.returncode == 0, res.stderr
+    assert (toy_recipe / "data/train/wav.scp").is_file()
+    assert (toy_recipe / "exp/data_prep/log/data.log").is_file()
+    assert not (toy_recipe / "dump").exists()
+
+    res = run_recipe(toy_recipe, "--stage", "2", "--stop_stage", "2")
+    assert res.returncode == 0, res.stderr
+    assert "Stage 1" not in res.stderr and "Stage 2" in res.stderr
+    assert (toy_recipe / "dump/raw/train/wav.scp").is_file()
+    assert (toy_recipe / "local/runs.txt").read_text().count("run") == 1
+
+    res = run_recipe(toy_recipe, "--stage", "3")
+    assert res.returncode == 0, res.stderr
+    assert "Stage 1" not in res.stderr and "Stage 2" not in res.stderr
+
+
+def test_stage2_formats_resamples_and_filters(toy_recipe, run_recipe, toy_sets, venv_env):
+    res = run_recipe(toy_recipe, "--stop_stage", "2", "--nj", "1",
+                     env=dict(venv_env, TOY_FS="8000"))
+    assert res.returncode == 0, res.stderr
+    raw = toy_recipe / "dump/raw"
+    for name, utts in toy_sets.items():
+        kept = [u for u in utts if name == "test" or u[2] >= 0.1]
+        wav_scp = read_table(raw / name / "wav.scp")
+        assert sorted(wav_scp) == sorted(u[0] for u in kept)
+        num_samples = read_table(raw / name / "utt2num_samples")
+        for utt, spk, sec in kept:
+            info = sf.info(str(toy_recipe / wav_scp[utt]))
+            assert info.samplerate == 16000 and info.channels == 1
+            assert int(num_samples[utt]) == info.frames == round(16000 * sec)
+        assert read_table(raw / name / "utt2spk") == {u: s for u, s, _ in kept}
+        assert read_table(raw / name / "text").keys() == wav_scp.keys()
+        spk2utt = read_table(raw / name / "spk2utt")
+        assert sorted(spk2utt) == sorted({s for _, s, _ in kept})
+    assert sorted(read_table(raw / "org/train/wav.scp")) == sorted(u[0] for u in toy_sets["train"])
+    log = (toy_recipe / "exp/format/test/log/format.1.log").read_text()
+    assert "# Ended (code 0)" in log
+    assert leftovers(toy_recipe) == []
+
+
+def test_rerun_skips_finished_work_and_redoes_changed(toy_recipe, run_recipe):
+    assert run_recipe(toy_recipe, "--stop_stage", "2").returncode == 0
+    wav_scp = toy_recipe / "dump/raw/org/train/wav.scp"
+    mtime = wav_scp.stat().st_mtime_ns
+
+    res = run_recipe(toy_recipe, "--stop_stage", "2")
+    assert res.returncode == 0, res.stderr
+    assert "data/ is up to date" in res.stderr
+    assert "dump/raw/org/train is up to date" in res.stderr
+    assert "dump/raw/test is up to date" in res.stderr
+    assert wav_scp.stat().st_mtime_ns == mtime
+    assert (toy_recipe / "local/runs.txt").read_text().count("run") == 1
+
+    # Another duration limit redoes the filter only.
+    res = run_recipe(toy_recipe, "--stage", "2", "--max_wav_duration", "0.35")
+    assert res.returncode == 0, res.stderr
+    assert "dump/raw/org/train is up to date" in res.stderr
+    assert sorted(read_table(toy_recipe / "dump/raw/train/wav.scp")) == ["spk1_b"]
+    assert wav_scp.stat().st_mtime_ns == mtime
+
+    # Other local/data.sh options redo stage 1; the same data again leaves stage 2 as it is.
+    res = run_recipe(toy_recipe, "--local_data_opts", "--x 1", "--stop_stage", "2")
+    assert res.returncode == 0, res.stderr
+    assert (toy_recipe / "local/runs.txt").read_text().count("run") == 2
+    assert "dump/raw/org/train is up to date" in res.stderr
+    # Empty extra options change nothing.
+    res = run_recipe(toy_recipe, "--local_data_opts", " --x  1 ", "--quick", "true",
+                     "--quick_data_opts", "", "--stop_stage", "1")
+    assert res.returncode == 0, res.stderr
+    assert (toy_recipe / "local/runs.txt").read_text().count("run") == 2
+
+
+def test_failed_job_then_rerun_completes(toy_recipe, run_recipe):
+    assert run_recipe(toy_recipe, "--stop_stage", "1").returncode == 0
+    broken = Path(read_table(toy_recipe / "data/test/wav.scp")["spk4_b"])
+    good_audio = broken.read_bytes()
+    broken.write_bytes(b"not a wav file at all")
+
+    res = run_recipe(toy_recipe, "--stage", "2")
+    assert res.returncode != 0
+    assert "1 of 2 jobs failed" in res.stderr
+    assert "exp/format/test/log/format.2.log" in res.stderr
+    assert not (toy_recipe / "dump/raw/test/.done").exists()
+    assert (toy_recipe / "dump/raw/train/.done").exists()  # finished sets stay finished
+
+    broken.write_bytes(good_audio)
+    res = run_recipe(toy_recipe, "--stage", "2")
+    assert res.returncode == 0, res.stderr
+    assert "dump/raw/train is up to date" in res.stderr
+    assert "resuming dump/raw/test" in res.stderr
+    assert sorted(read_table(toy_recipe / "dump/raw/test/wav.scp")) == ["spk4_a", "spk4_b"]
+    assert leftovers(toy_recipe) == []
+
+
+HANGING_PYTHON = """#!/usr/bin/env bash
+# python that hangs in the second format job of the train set (after the first has finished).
+if [ "$2" = sptok.bin.format_wav_scp ] && [[ "${@: -1}" == */org/train/data/format.2 ]]; then
+    while [ ! -f "$(dirname "${@: -1}")/format.1/wav.scp" ]; do sleep 0.05; done
+    touch "${HANG_FLAG}"
+    exec sleep 300
+fi
+exec "${REAL_PYTHON}" "$@"
+"""
+
+
+def test_killed_stage_rerun_keeps_finished_audio(toy_recipe, run_recipe, venv_env, tmp_path):
+    assert run_recipe(toy_recipe, "--stop_stage", "1").returncode == 0
+    fake_python = tmp_path / "hanging_python"
+    fake_python.write_text(HANGING_PYTHON)
+    fake_python.chmod(0o755)
+    flag = tmp_path / "hanging"
+    env = dict(venv_env, HANG_FLAG=str(flag), REAL_PYTHON=sys.executable)
+    proc = subprocess.Popen([str(toy_recipe / "run.sh"), "--stage", "2", "--python",
+                             str(fake_python)], cwd=toy_recipe, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not flag.exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "stage 2 did not reach the second job"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # no chance to clean up
+        proc.wait(timeout=30)
+    finished = toy_recipe / "dump/raw/org/train/data/format.1"
+    first_audio = sorted((finished / "data").iterdir())
+    assert first_audio
+    mtimes = [p.stat().st_mtime_ns for p in first_audio]
+    assert not (toy_recipe / "dump/raw/org/train/.done").exists()
+
+    res = run_recipe(toy_recipe, "--stage", "2")
+    assert res.returncode == 0, res.stderr
+    assert "resuming dump/raw/org/train" in res.stderr
+    assert [p.stat().st_mtime_ns for p in first_audio] == mtimes  # not made again
+    assert sorted(read_table(toy_recipe / "dump/raw/train/wav.scp")) == ["spk1_a", "spk1_b", "spk2_b"]
+    assert leftovers(toy_recipe) == []
+
+
+def test_interrupted_stage1_is_redone(toy_recipe, run_recipe):
+    data_sh = toy_recipe / "local/data.sh"
+    good = data_sh.read_text()
+    data_sh.write_text(good + "exit 3\n")  # writes the data dirs, then fails
+    res = run_recipe(toy_recipe, "--stop_stage", "1")
+    assert res.returncode != 0
+    assert not (toy_recipe / "data/.done").exists()
+    data_sh.write_text(good)
+    res = run_recipe(toy_recipe, "--stop_stage", "1")
+    assert res.returncode == 0, res.stderr
+    assert "up to date" not in res.stderr
+    assert (toy_recipe / "data/.done").exists()
+
+
+def test_quick_adds_quick_data_opts(toy_recipe, run_recipe):
+    data_sh = toy_recipe / "local/data.sh"
+    data_sh.write_text(data_sh.read_text().replace(
+        "echo run >> local/runs.txt", 'echo "run $*" >> local/runs.txt'))
+    res = run_recipe(toy_recipe, "--stop_stage", "1", "--local_data_opts", "--a 1",
+                     "--quick", "true", "--quick_data_opts", "--hours 0.05")
+    assert res.returncode == 0, res.stderr
+    assert (toy_recipe / "local/runs.txt").read_text() == "run --a 1 --hours 0.05\n"
+    assert "quick mode" in res.stderr
+
+
+def test_missing_data_dir_is_reported(toy_recipe, run_recipe):
+    res = run_recipe(toy_recipe, "--stop_stage", "1", "--test_sets", "test nowhere")
+    assert res.returncode != 0
+    assert "local/data.sh did not make data/nowhere/wav.scp" in res.stderr
