@@ -14,3 +14,7 @@ fi
 export LC_ALL=C                # Kaldi files sort in byte order
 export PYTHONIOENCODING=UTF-8
 export OMP_NUM_THREADS=1       # jobs run in parallel; a job wanting more asks --num_threads N
+# Progress bars go to log files in batch jobs: redraw them rarely there (tqdm reads TQDM_* defaults).
+if [ ! -t 2 ]; then
+    export TQDM_MININTERVAL=${TQDM_MININTERVAL:-30}
+fi
