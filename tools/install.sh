@@ -16,7 +16,7 @@ tools_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_dir=$(dirname "${tools_dir}")
 use_apt=true
 venv_dir=${tools_dir}/venv
-extras="test"        # comma list of: test, eval
+extras="test,eval"   # comma list of: test, eval
 python=${PYTHON:-python3}
 
 while [ $# -gt 0 ]; do
