@@ -1,8 +1,4 @@
 """Equivalence with the official ``speechtokenizer`` package (PyPI 1.0.1)."""
-import importlib
-import importlib.util
-import sys
-import types
 import warnings
 
 import pytest
@@ -13,6 +9,7 @@ from sptok.modules.official import (convert_weight_norm_keys, load_official_stat
 from sptok.modules.seanet import SEANetDecoder, SEANetEncoder
 from sptok.modules.semantic import SemanticHead
 from sptok.modules.weight_norm import remove_weight_norm
+from sptok.utils.official_package import official_speechtokenizer_class
 
 TINY_CONFIG = dict(n_filters=4, dimension=16, semantic_dimension=12, strides=[5, 4, 2], lstm_layers=2,
                    bidirectional=True, dilation_base=2, residual_kernel_size=3, n_residual_layers=1,
@@ -21,32 +18,11 @@ TINY_CONFIG = dict(n_filters=4, dimension=16, semantic_dimension=12, strides=[5,
 
 @pytest.fixture(scope="module")
 def official_class():
-    """The package's ``SpeechTokenizer`` class.
-
-    ``import speechtokenizer`` also imports its trainer (accelerate, beartype, lion-pytorch...);
-    only the model is needed, so when that fails the model module is loaded through a bare
-    package object, which is then removed from ``sys.modules`` again.
-    """
-    if importlib.util.find_spec("speechtokenizer") is None or importlib.util.find_spec("einops") is None:
-        pytest.skip("official package not installed: pip install --no-deps speechtokenizer==1.0.1 einops==0.8.2")
-    saved = {name: module for name, module in sys.modules.items() if name.startswith("speechtokenizer")}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.nn.utils.weight_norm is deprecated
-        try:
-            cls = importlib.import_module("speechtokenizer").SpeechTokenizer
-        except ImportError:
-            for name in [n for n in sys.modules if n.startswith("speechtokenizer")]:
-                del sys.modules[name]
-            spec = importlib.util.find_spec("speechtokenizer")
-            package = types.ModuleType("speechtokenizer")
-            package.__path__ = list(spec.submodule_search_locations)
-            package.__spec__ = spec
-            sys.modules["speechtokenizer"] = package
-            cls = importlib.import_module("speechtokenizer.model").SpeechTokenizer
-    yield cls
-    for name in [n for n in sys.modules if n.startswith("speechtokenizer")]:
-        del sys.modules[name]
-    sys.modules.update(saved)
+    """The package's ``SpeechTokenizer`` class, imported through sptok.utils.official_package."""
+    try:
+        return official_speechtokenizer_class()
+    except ImportError as e:
+        pytest.skip(str(e))
 
 
 @pytest.fixture(scope="module")

@@ -4,36 +4,20 @@ The package's top-level ``__init__`` imports its trainer (beartype, accelerate, 
 ``quantization`` sub-package (torch + einops only) is loaded on its own, under a private name.
 """
 import copy
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from sptok.quantization import (ResidualVQ, quantizer_state_from_official,
                                 residual_vq_kwargs_from_official_config)
-
-_MODULE_NAME = "_official_speechtokenizer_quantization"
+from sptok.utils.official_package import load_official_module
 
 
 def official_quantization():
-    if _MODULE_NAME in sys.modules:
-        return sys.modules[_MODULE_NAME]
-    spec = importlib.util.find_spec("speechtokenizer")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("official package not installed: pip install --no-deps speechtokenizer==1.0.1")
-    directory = Path(list(spec.submodule_search_locations)[0]) / "quantization"
-    package_spec = importlib.util.spec_from_file_location(
-        _MODULE_NAME, directory / "__init__.py", submodule_search_locations=[str(directory)])
-    module = importlib.util.module_from_spec(package_spec)
-    sys.modules[_MODULE_NAME] = module
     try:
-        package_spec.loader.exec_module(module)
-    except ImportError as e:  # einops missing
-        del sys.modules[_MODULE_NAME]
-        pytest.skip(f"official quantizer cannot be imported: {e}")
-    return module
+        return load_official_module("quantization")
+    except ImportError as e:
+        pytest.skip(str(e))
 
 
 def trained_official(dimension=8, n_q=3, bins=16, steps=3):
