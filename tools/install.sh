@@ -31,8 +31,9 @@ done
 case "${use_apt}" in true|false) ;; *) die "--apt takes true or false, got '${use_apt}'" ;; esac
 
 # ---- 1. Debian packages --------------------------------------------------------------------
+# chromium: the SLMTokBench report test opens the HTML page headless.
 apt_pkgs=(sox libsox-fmt-all espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k
-          festvox-us-slt-hts shellcheck)
+          festvox-us-slt-hts shellcheck chromium)
 missing=()
 for p in "${apt_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
