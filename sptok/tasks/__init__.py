@@ -22,6 +22,8 @@ __all__ = ["AbsTask", "DryRunReport", "register_task", "task_names", "get_task",
 
 # One line per built-in task: "name": "sptok.tasks.<module>:<TaskClass>",
 _BUILTIN_TASKS: dict[str, str] = {
+    "codec": "sptok.tasks.codec:CodecTask",
+    "uslm": "sptok.tasks.uslm:USLMTask",
 }
 
 # name -> task class, or its import path until first use
