@@ -43,7 +43,27 @@ setup(
     install_requires=install_requires,
     extras_require=extras_require,
     entry_points={
+        # One console script per recipe program; `python -m sptok.bin.<name>` works the same.
         "console_scripts": [
+            "sptok-codebook-stats = sptok.bin.codebook_stats:main",
+            "sptok-combine-data = sptok.bin.combine_data:main",
+            "sptok-dump-codes = sptok.bin.dump_codes:main",
+            "sptok-dump-teacher-feats = sptok.bin.dump_teacher_feats:main",
+            "sptok-filter-scp = sptok.bin.filter_scp:main",
+            "sptok-fix-data-dir = sptok.bin.fix_data_dir:main",
+            "sptok-format-wav-scp = sptok.bin.format_wav_scp:main",
+            "sptok-launch = sptok.bin.launch:main",
+            "sptok-make-mini-synth = sptok.bin.make_mini_synth:main",
+            "sptok-resynthesize = sptok.bin.resynthesize:main",
+            "sptok-score-audio = sptok.bin.score_audio:main",
+            "sptok-split-scp = sptok.bin.split_scp:main",
+            "sptok-tokenize-text = sptok.bin.tokenize_text:main",
+            "sptok-train = sptok.bin.train:main",
+            "sptok-train-mini-hubert = sptok.bin.train_mini_hubert:main",
+            "sptok-tts = sptok.bin.tts:main",
+            "sptok-validate-data-dir = sptok.bin.validate_data_dir:main",
+            "sptok-vc = sptok.bin.vc:main",
+            "sptok-bench = sptok.slmtokbench.bench:main",
         ],
     },
 )
