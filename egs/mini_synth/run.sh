@@ -8,6 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")"   # callable from anywhere: egs/mini_synth/r
 train_set=train
 valid_set=dev
 test_sets="test test_unseen"   # test_unseen: voices absent from train
+# SpeechTokenizer and its no-distillation baseline; the teacher is a small HuBERT trained here.
+tokenizer_configs="conf/train_speechtokenizer.yaml conf/train_baseline.yaml"
 
 ./sptok.sh \
     --train_set "${train_set}" \
@@ -15,5 +17,12 @@ test_sets="test test_unseen"   # test_unseen: voices absent from train
     --test_sets "${test_sets}" \
     --fs 16000 \
     --nj 4 \
+    --inference_nj 2 \
     --quick_data_opts "--hours 0.05" \
+    --train_mini_teacher true \
+    --mini_teacher_conf conf/mini_hubert.conf \
+    --teacher_layer avg \
+    --tokenizer_configs "${tokenizer_configs}" \
+    --num_threads 2 \
+    --score_asr whisper_tiny \
     "$@"

@@ -1,13 +1,18 @@
-"""egs/TEMPLATE/sptok.sh stages 1-2 on a toy recipe: stage selection, outputs, resumability."""
+"""egs/TEMPLATE/sptok.sh on a toy recipe: stage selection, outputs and resumability of stages 1-2,
+option checks and preconditions of the codec stages 3-7 (which run end to end in
+test_mini_synth.py), and the helper scripts of those stages."""
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 
 
@@ -41,6 +46,8 @@ def test_stage_selection(toy_recipe, run_recipe):
     res = run_recipe(toy_recipe, "--stage", "3")
     assert res.returncode == 0, res.stderr
     assert "Stage 1" not in res.stderr and "Stage 2" not in res.stderr
+    # Without a teacher and tokenizer configs the codec stages have nothing to do.
+    assert "Stage 3: skipped" in res.stderr and "Stages 4-7: skipped" in res.stderr
 
 
 def test_stage2_formats_resamples_and_filters(toy_recipe, run_recipe, toy_sets, venv_env):
@@ -194,3 +201,116 @@ def test_missing_data_dir_is_reported(toy_recipe, run_recipe):
     res = run_recipe(toy_recipe, "--stop_stage", "1", "--test_sets", "test nowhere")
     assert res.returncode != 0
     assert "local/data.sh did not make data/nowhere/wav.scp" in res.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--resynth_levels", "1:x"), "--resynth_levels takes level ranges"),
+    (("--resynth_levels", "0"), "--resynth_levels takes level ranges"),
+    (("--tokenizer_configs", "conf/a.yaml conf/train_a.yaml"), "two configs give the tag a"),
+    (("--ngpu", "-1"), "--ngpu takes an integer >= 0"),
+    (("--inference_nj", "0"), "--inference_nj takes an integer >= 1"),
+    (("--mini_teacher_conf", "conf/nowhere.conf"), "--mini_teacher_conf conf/nowhere.conf: no such"),
+])
+def test_codec_options_are_checked_first(toy_recipe, run_recipe, args, message):
+    res = run_recipe(toy_recipe, *args)
+    assert res.returncode != 0
+    assert message in res.stderr
+    assert "Stage 1" not in res.stderr  # nothing ran
+
+
+def test_codec_stages_check_their_inputs(toy_recipe, run_recipe, repo_root):
+    config = toy_recipe / "conf" / "train_st.yaml"
+    shutil.copy(repo_root / "egs/mini_synth/conf/train_speechtokenizer.yaml", config)
+    res = run_recipe(toy_recipe, "--stage", "4", "--tokenizer_configs", "conf/train_st.yaml")
+    assert res.returncode != 0
+    assert "dump/raw/train is missing or incomplete: run stage 2 first" in res.stderr
+
+    assert run_recipe(toy_recipe, "--stop_stage", "2").returncode == 0
+    res = run_recipe(toy_recipe, "--stage", "3", "--stop_stage", "3", "--teacher", "nowhere")
+    assert res.returncode != 0 and "--teacher nowhere: no such file or directory" in res.stderr
+    # A distilling config needs stage 3's features; a bad override is named.
+    res = run_recipe(toy_recipe, "--stage", "4", "--tokenizer_configs", "conf/train_st.yaml")
+    assert res.returncode != 0
+    assert "run stage 3 with --teacher or --train_mini_teacher true first" in res.stderr
+    res = run_recipe(toy_recipe, "--stage", "4", "--tokenizer_configs", "conf/train_st.yaml",
+                     "--tokenizer_args", "--no_such_option 1")
+    assert res.returncode != 0 and "not a valid config" in res.stderr
+    # Later stages name the stage that makes their input.
+    res = run_recipe(toy_recipe, "--stage", "5", "--tokenizer_configs", "conf/train_st.yaml")
+    assert res.returncode != 0
+    assert "exp/st is missing or incomplete: run stage 4 (training of st) first" in res.stderr
+    assert not (toy_recipe / "exp" / "st").exists()
+
+
+LIB_STEPS = r"""
+set -euo pipefail
+. scripts/utils/lib.sh
+out=$1
+begin_step "${out}" sig1 && echo "begin1 $?"
+touch "${out}/part"
+begin_step "${out}" sig1 && echo "begin2 keeps $(ls "${out}")"
+end_step "${out}" sig1
+begin_step "${out}" sig1 || echo "done $(ls -A "${out}" | tr '\n' ' ')"
+begin_step "${out}" sig2 && echo "afresh $(ls -A "${out}" | tr '\n' ' ')"
+"""
+
+
+def test_lib_begin_and_end_step(template_dir, tmp_path):
+    res = subprocess.run(["bash", "-c", LIB_STEPS, "lib", str(tmp_path / "step")],
+                         cwd=template_dir, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["begin1 0", "begin2 keeps part", "done .done part ",
+                                       "afresh .signature "]
+    assert "resuming" in res.stderr
+
+
+def test_yaml_get(template_dir, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("teacher: none\nquantizer_conf:\n  codebook_size: 1024\n  dims: [2, 4]\n")
+    script = template_dir / "scripts/utils/yaml_get.py"
+
+    def get(*args, stdin=None):
+        return subprocess.run([sys.executable, str(script), *args], input=stdin,
+                              capture_output=True, text=True)
+
+    assert get(str(config), "quantizer_conf.codebook_size").stdout == "1024\n"
+    assert get(str(config), "quantizer_conf.dims").stdout == "[2, 4]\n"
+    assert get("-", "teacher", stdin=config.read_text()).stdout == "none\n"
+    missing = get(str(config), "quantizer_conf.n_q")
+    assert missing.returncode == 1 and "no key quantizer_conf.n_q" in missing.stderr
+    assert get(str(config), "nope", "--default", "x").stdout == "x\n"
+
+
+def test_collect_results(template_dir, tmp_path):
+    def summary(name, metrics):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(json.dumps({"tag": name, "n_utt": 3, "scorers": {"asr": "whisper_tiny"},
+                                    "metrics": {m: {"value": v} for m, v in metrics.items()}}))
+        return str(path)
+
+    stats = tmp_path / "usage.json"
+    stats.write_text(json.dumps({"codebook_size": 16, "num_frames": 40, "levels": [
+        {"level": 1, "perplexity": 5.25, "used_codes": 9},
+        {"level": 2, "perplexity": 2.0, "used_codes": 3}]}))
+    out = tmp_path / "results.md"
+    res = subprocess.run(
+        [sys.executable, str(template_dir / "scripts/codec/collect_results.py"), "--out", str(out),
+         "--score", "test", "ground truth", summary("gt", {"wer": 4.5}),
+         "--score", "test", "st RVQ-1:8", summary("st", {"wer": 12.345, "spk_sim": 0.91,
+                                                         "stoi": 0.8, "pesq": 2.5, "mel": 0.75}),
+         "--usage", "test", "st", str(stats)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    text = out.read_text()
+    assert res.stdout == text
+    assert "## test (3 utterances)" in text and "ASR: whisper_tiny" in text
+    assert "| system | WER (%) | SIM | STOI | PESQ | mel distance |" in text
+    assert "| ground truth | 4.50 | - | - | - | - |" in text
+    assert "| st RVQ-1:8 | 12.35 | 0.910 | 0.800 | 2.50 | 0.750 |" in text
+    assert "| st | 40 | 5.2 (9) | 2.0 (3) |" in text
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tag: x\n")
+    res = subprocess.run([sys.executable, str(template_dir / "scripts/codec/collect_results.py"),
+                          "--out", str(out), "--score", "test", "x", str(bad)],
+                         capture_output=True, text=True)
+    assert res.returncode == 1 and "not a summary.yaml of sptok.bin.score_audio" in res.stderr
