@@ -27,6 +27,8 @@ from tqdm import tqdm
 from sptok.data.ark import FeatsWriter
 from sptok.data.errors import DataError
 from sptok.data.kaldi_dir import read_kv_file
+from sptok.inference.batching import plan_batches
+from sptok.inference.speechtokenizer import resolve_device
 from sptok.teachers.audio_input import SAMPLE_RATE, load_16k_mono, utterance_lengths
 from sptok.teachers.hubert import HubertTeacher, parse_layer
 
@@ -78,31 +80,6 @@ def is_complete(out_prefix: str, keys: Sequence[str]) -> bool:
     return set(done) == set(keys)
 
 
-def make_batches(lengths: Dict[str, int], max_samples: int) -> List[List[str]]:
-    """Group keys, longest first, so that items x longest item <= max_samples (at least 1 item)."""
-    order = sorted(lengths, key=lambda k: (-lengths[k], k))
-    batches: List[List[str]] = []
-    current: List[str] = []
-    for key in order:
-        longest = lengths[current[0]] if current else lengths[key]
-        if current and (len(current) + 1) * longest > max_samples:
-            batches.append(current)
-            current = []
-        current.append(key)
-    if current:
-        batches.append(current)
-    return batches
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available")
-    return device
-
-
 def dump(args: argparse.Namespace) -> int:
     """Run one job; returns the number of utterances written (0 when skipped)."""
     entries = read_kv_file(args.wav_scp)
@@ -129,7 +106,7 @@ def dump(args: argparse.Namespace) -> int:
         raise DataError(f"{len(too_short)} utterance(s) shorter than {teacher.receptive_field} samples "
                         f"(one teacher frame), e.g. {too_short[:5]}; filter them out first",
                         path=args.wav_scp, key=too_short[0])
-    batches = make_batches(lengths, max(1, int(args.batch_seconds * SAMPLE_RATE)))
+    batches = plan_batches(lengths, max(1, int(args.batch_seconds * SAMPLE_RATE)))
     _LG.info("%s: %d utterances, %.1f s of audio, %d batches", args.wav_scp, len(entries),
              sum(lengths.values()) / SAMPLE_RATE, len(batches))
 

@@ -93,10 +93,3 @@ def test_dump_rejects_too_short_audio(job, capsys):
     job["wav_scp"].write_text(f"utt_s {short}\n")
     assert run(job) == 1
     assert "shorter than 400 samples" in capsys.readouterr().err
-
-
-def test_batches_respect_the_duration_budget():
-    lengths = {"a": 100, "b": 90, "c": 80, "d": 10, "e": 300}
-    batches = dump_teacher_feats.make_batches(lengths, max_samples=200)
-    assert batches == [["e"], ["a", "b"], ["c", "d"]]
-    assert sorted(k for b in batches for k in b) == sorted(lengths)
