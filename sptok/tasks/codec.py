@@ -199,7 +199,7 @@ class CodecTask(GANTrainTask):
     @classmethod
     def build_model(cls, config: Mapping[str, Any]) -> SpeechTokenizerGAN:
         teacher = cls.build_teacher(config)
-        generator = cls.build_generator(config)
+        generator = cls.build_generator(config, semantic_dim=teacher.feature_dim if teacher else 0)
         discriminator = None
         if config["discriminators"]:
             discriminator = build_discriminator(config["discriminators"])

@@ -246,3 +246,33 @@ def test_dry_run_command_line():
     assert result.returncode == 0, result.stderr
     assert "task codec: built sptok.models.codec_model.SpeechTokenizerGAN" in result.stdout
     assert "codes: int64[2, 8, 25]" in result.stdout and "semantic: float32[2, 25, 256]" in result.stdout
+
+
+def test_online_teacher_config(tmp_path):
+    from sptok.teachers import save_wav2vec2
+    from sptok.teachers.wav2vec2_params import STANDARD_CONV_LAYERS, build_model
+    params = {
+        "extractor_mode": "group_norm",
+        "extractor_conv_layer_config": [(4, k, s) for _, k, s in STANDARD_CONV_LAYERS],
+        "extractor_conv_bias": False, "encoder_embed_dim": 8, "encoder_projection_dropout": 0.0,
+        "encoder_pos_conv_kernel": 8, "encoder_pos_conv_groups": 2, "encoder_num_layers": 1,
+        "encoder_num_heads": 2, "encoder_attention_dropout": 0.0,
+        "encoder_ff_interm_features": 16, "encoder_ff_interm_dropout": 0.0,
+        "encoder_dropout": 0.0, "encoder_layer_norm_first": False, "encoder_layer_drop": 0.0,
+    }
+    torch.manual_seed(0)
+    save_wav2vec2(build_model(params), params, tmp_path / "teacher.pt", fmt="torchaudio")
+    train = write_data(tmp_path / "train", {"a": 9000, "b": 7000}, teacher=False)
+    config = CodecTask.resolve_config(shrink({
+        "task": "codec", "teacher": "online",
+        "teacher_conf": {"path": str(tmp_path / "teacher.pt"), "layer": 1},
+        "train_data_dir": train["data"], "segment_seconds": 0.5}))
+    model = CodecTask.build_model(config).train()
+    assert model.generator.semantic_dim == 8
+    dataset = CodecTask.build_dataset(config, "train")
+    batch = CodecTask.collate_fn(config)([dataset[0], dataset[1]])
+    assert "teacher_feats" not in batch
+    out = model.forward_generator(model.generator, batch)
+    loss, stats = model.generator_loss(None, batch, out)
+    assert out["teacher_feats"].shape == (2, 24, 8) and torch.isfinite(stats["loss_distill"])
+    loss.backward()
