@@ -216,7 +216,10 @@ def _load_sptok(files: ModelFiles) -> SpeechTokenizerModel:
     state = _generator_state(files.weights)
     config = _inference_config(config, state)
     build = getattr(task, "build_generator", None)
-    generator = build(config) if build is not None else task.build_model(config).generator
+    if build is not None:
+        generator = build(config)
+    else:
+        generator = getattr(task.build_model(config), "generator", None)
     if not isinstance(generator, SpeechTokenizerModel):
         raise ValueError(f"{files.config}: task '{config['task']}' builds a "
                          f"{type(generator).__name__}, not a SpeechTokenizerModel")

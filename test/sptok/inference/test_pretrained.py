@@ -134,7 +134,6 @@ def test_generator_weights_saved_by_the_trainer_round_trip(tmp_path):
     assert _same_weights(load_generator(resolve_model_files(tmp_path)), generator)
 
 
-@pytest.mark.slow
 def test_exp_dir_written_by_the_trainer(tmp_path):
     """Two real training steps through sptok.bin.train, then load the exp dir it leaves."""
     import subprocess
