@@ -114,11 +114,7 @@ def test_official_release_model(tmp_path, official_release_dir):
 def official_release_dir(tmp_path):
     import tiny_codecs
 
-    cls, saved = tiny_codecs.load_official_class()
-    try:
-        tiny_codecs.make_official_release(cls, tmp_path / "release")
-    finally:
-        tiny_codecs.unload_official(saved)
+    tiny_codecs.make_official_release(tiny_codecs.load_official_class(), tmp_path / "release")
     return tmp_path / "release"
 
 

@@ -30,9 +30,7 @@ def exp_dir(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def official_class():
-    cls, saved = tiny_codecs.load_official_class()
-    yield cls
-    tiny_codecs.unload_official(saved)
+    return tiny_codecs.load_official_class()
 
 
 @pytest.fixture(scope="session")

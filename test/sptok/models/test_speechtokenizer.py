@@ -1,13 +1,10 @@
 """SpeechTokenizerModel: shapes, lengths, batch/single equality, level ranges, official weights."""
-import importlib
-import importlib.util
-import sys
-import types
 import warnings
 
 import pytest
 import torch
 
+from sptok.utils.official_package import official_speechtokenizer_class
 from sptok.models import SpeechTokenizerModel
 from sptok.modules import SEANetDecoder, SEANetEncoder
 
@@ -148,25 +145,10 @@ OFFICIAL_CONFIG = dict(n_filters=2, dimension=8, semantic_dimension=6, strides=[
 @pytest.fixture(scope="module")
 def official_class():
     """The PyPI package's model class, imported without its trainer's dependencies."""
-    if (importlib.util.find_spec("speechtokenizer") is None
-            or importlib.util.find_spec("einops") is None):
-        pytest.skip("official package not installed (pip install --no-deps "
-                    "speechtokenizer==1.0.1 einops)")
-    saved = {n: m for n, m in sys.modules.items() if n.startswith("speechtokenizer")}
-    for name in list(saved):
-        del sys.modules[name]
-    spec = importlib.util.find_spec("speechtokenizer")
-    package = types.ModuleType("speechtokenizer")
-    package.__path__ = list(spec.submodule_search_locations)
-    package.__spec__ = spec
-    sys.modules["speechtokenizer"] = package
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cls = importlib.import_module("speechtokenizer.model").SpeechTokenizer
-    yield cls
-    for name in [n for n in sys.modules if n.startswith("speechtokenizer")]:
-        del sys.modules[name]
-    sys.modules.update(saved)
+    try:
+        return official_speechtokenizer_class()
+    except ImportError as e:
+        pytest.skip(str(e))
 
 
 def test_official_weights_give_the_official_codes_and_audio(official_class):
