@@ -18,7 +18,7 @@ batch runs is ``batch_mode``:
   and large batch tensors run slower per sample (cache misses).
 * ``"padded"``: one forward of the padded batch with lengths (the model's length-aware path),
   the efficient choice on GPUs. Equal to the per-item result up to float rounding: its packed
-  bidirectional LSTM runs other kernels, which flips a rare near-tie code (58 of 12,200 in
+  bidirectional LSTM runs other kernels, which flips rare near-tie codes (24-58 of 12,200 in
   tools/bench/bench_codec.py at paper size).
 * ``"auto"`` (default): ``per_item`` on CPU, ``padded`` elsewhere.
 

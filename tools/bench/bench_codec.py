@@ -43,8 +43,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import importlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -52,7 +50,6 @@ import sys
 import tempfile
 import threading
 import time
-import types
 import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -138,19 +135,14 @@ class RssSampler:
 
 # ------------------------------------------------------------------------------ official model
 def official_class():
-    """``speechtokenizer.model.SpeechTokenizer`` without the package's trainer imports
-    (its ``__init__`` needs beartype, accelerate ...): loaded under a bare package object."""
-    if importlib.util.find_spec("speechtokenizer") is None:
-        sys.exit("bench_codec: the official package is missing: "
-                 "pip install --no-deps speechtokenizer==1.0.1 einops")
-    spec = importlib.util.find_spec("speechtokenizer")
-    package = types.ModuleType("speechtokenizer")
-    package.__path__ = list(spec.submodule_search_locations)
-    package.__spec__ = spec
-    sys.modules["speechtokenizer"] = package
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return importlib.import_module("speechtokenizer.model").SpeechTokenizer
+    """``speechtokenizer.model.SpeechTokenizer`` of the installed official package (loaded
+    without its trainer's imports, see sptok.utils.official_package)."""
+    from sptok.utils.official_package import official_speechtokenizer_class
+
+    try:
+        return official_speechtokenizer_class()
+    except ImportError as e:
+        sys.exit(f"bench_codec: {e}")
 
 
 def synthetic_speech(seconds: float, seed: int, sample_rate: int = 16000):
