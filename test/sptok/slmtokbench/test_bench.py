@@ -29,14 +29,6 @@ def _fixtures():
 F = _fixtures()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def base_config(tmp_path: Path, sources: list) -> dict:
     return dict(F.fake_scorers_conf(), max_utts=4, device="cpu", batch_size=3, progress=False,
                 text_alignment={"hidden_size": 8, "num_layers": 1, "max_epochs": 1,

@@ -30,14 +30,6 @@ def _fixtures():
 F = _fixtures()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_swap_keeps_source_level_one_and_takes_reference_levels():
     source = np.arange(24).reshape(3, 8)          # [n_q, T_s]
     reference = 100 + np.arange(15).reshape(3, 5)  # [n_q, T_r], shorter

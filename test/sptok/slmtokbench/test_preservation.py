@@ -30,14 +30,6 @@ def _fixtures():
 F = _fixtures()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def data(tmp_path):
     F.write_data_dir(tmp_path / "test", {"spkA": 2, "spkB": 2})

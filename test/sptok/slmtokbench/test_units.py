@@ -30,14 +30,6 @@ def _fixtures():
 F = _fixtures()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def write_blob_feats(path: Path, seed: int = 0):
     """feats scp of 5 utterances whose frames come from 3 well separated blobs; returns the
     scp and the blob of every frame per key."""
