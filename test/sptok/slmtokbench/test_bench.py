@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from sptok.data.kaldi_dir import read_kv_file

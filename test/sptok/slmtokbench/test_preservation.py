@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from sptok.data.errors import DataError
 from sptok.data.kaldi_dir import read_kv_file
