@@ -22,12 +22,13 @@ table keeps each configuration's fastest round. On a shared machine, wall time d
 else runs; CPU time (user + system of all the process's threads) much less, so the ratios are
 given for both; with one thread, CPU time is the wall time the work takes on an idle core.
 
-Peak memory: in one more subprocess per configuration, the resident set size (RSS,
-/proc/self/statm) sampled every millisecond by a thread during one run, minus the RSS just before
-it. That process runs with MALLOC_MMAP_THRESHOLD_=65536, so glibc maps every block of 64 KiB or
-more on its own and unmaps it when freed: the RSS then follows the live tensors instead of the
-pages the allocator keeps (torch's CPU allocations are invisible to tracemalloc, and ru_maxrss
-would be dominated by loading the weights). The RSS once the model is loaded is shown too.
+Peak memory (sptok.utils.memory): in one more subprocess per configuration, the resident set
+size (RSS, /proc/self/statm) sampled every millisecond by a thread during one run, minus the RSS
+just before it. That process runs with MALLOC_MMAP_THRESHOLD_=65536, so glibc maps every block of
+64 KiB or more on its own and unmaps it when freed: the RSS then follows the live tensors instead
+of the pages the allocator keeps (torch's CPU allocations are invisible to tracemalloc, and
+ru_maxrss would be dominated by loading the weights). The RSS once the model is loaded is shown
+too.
 
 Codes identical: the official package's one-utterance-at-a-time codes with as many threads are
 the reference (float reductions depend on the thread count, which can flip a near-tie code; the
@@ -42,17 +43,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
+
+from sptok.utils.memory import RssSampler, release_free_memory, rss_bytes
 
 # The official package's default (paper) configuration, as in its released config.json.
 PAPER_CONFIG = dict(n_filters=64, dimension=1024, semantic_dimension=768, strides=[8, 5, 4, 2],
@@ -89,48 +90,6 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
                                  "MODE"),
                         help=argparse.SUPPRESS)  # internal: one measurement in a subprocess
     return parser.parse_args(argv)
-
-
-# ------------------------------------------------------------------------------ memory
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def release_free_memory() -> None:
-    """Hand freed heap pages back to the OS, so the RSS baseline holds live data only."""
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-class RssSampler:
-    """Highest RSS seen by a background thread polling every ``interval`` seconds."""
-
-    def __init__(self, interval: float = 0.001):
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_bytes())
-            time.sleep(self.interval)
-
-    def __enter__(self) -> "RssSampler":
-        self.peak = rss_bytes()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_bytes())
 
 
 # ------------------------------------------------------------------------------ official model

@@ -23,10 +23,11 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Dict, List
+
+from sptok.utils.memory import RssSampler, rss_bytes
 
 SIZES = {
     # width, heads, layers, ffn
@@ -66,36 +67,6 @@ def model_shape(args: argparse.Namespace) -> Dict[str, int]:
     width, heads, layers, ffn = SIZES[args.size]
     return {"d_model": args.d_model or width, "num_heads": args.num_heads or heads,
             "num_layers": args.num_layers or layers, "ffn_dim": args.ffn_dim or ffn}
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-class RssSampler:
-    """Highest RSS seen by a background thread polling every ``interval`` seconds."""
-
-    def __init__(self, interval: float = 0.001):
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_bytes())
-            time.sleep(self.interval)
-
-    def __enter__(self) -> "RssSampler":
-        self.peak = rss_bytes()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_bytes())
 
 
 def measure(args: argparse.Namespace, mode: str, frames: int, result_path: str) -> None:
