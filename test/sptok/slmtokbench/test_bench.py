@@ -1,8 +1,6 @@
 """The SLMTokBench command line end to end on a tiny setup: a random codec, HuBERT-style units
 with a unit vocoder, user codes; every step, caching and forced reruns, config errors."""
-import importlib.util
 import logging
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,22 +12,8 @@ from sptok.slmtokbench.bench_config import resolve
 from sptok.utils.config import ConfigError
 
 
-def _fixtures():
-    """bench_fixtures.py beside this file (importlib mode: no imports between test files)."""
-    name = "slmtokbench_bench_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(
-            "bench_fixtures.py"))
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-F = _fixtures()
-
-
-def base_config(tmp_path: Path, sources: list) -> dict:
-    return dict(F.fake_scorers_conf(), max_utts=4, device="cpu", batch_size=3, progress=False,
+def base_config(scorers: dict, sources: list) -> dict:
+    return dict(scorers, max_utts=4, device="cpu", batch_size=3, progress=False,
                 text_alignment={"hidden_size": 8, "num_layers": 1, "max_epochs": 1,
                                 "batch_size": 4, "device": "cpu", "mi_batch_size": 4},
                 voice_conversion={"pairs": 2, "k": [2, 3, 8]},
@@ -42,11 +26,12 @@ def write_yaml(path: Path, config: dict) -> Path:
     return path
 
 
-def test_benchmark_end_to_end(tmp_path, caplog, capsys):
-    train = F.write_data_dir(tmp_path / "train", {"spkA": 3, "spkB": 3}, seed=1)
-    test = F.write_data_dir(tmp_path / "test", {"spkA": 2, "spkB": 2, "spkC": 2}, seed=2)
-    codec = F.tiny_codec_exp(tmp_path / "codec")
-    teacher = F.tiny_teacher(tmp_path / "teacher.pt")
+def test_benchmark_end_to_end(tmp_path, caplog, capsys, bench_kit):
+    train = bench_kit.write_data_dir(tmp_path / "train", {"spkA": 3, "spkB": 3}, seed=1)
+    test = bench_kit.write_data_dir(tmp_path / "test", {"spkA": 2, "spkB": 2, "spkC": 2},
+                                    seed=2)
+    codec = bench_kit.tiny_codec_exp(tmp_path / "codec")
+    teacher = bench_kit.tiny_teacher(tmp_path / "teacher.pt")
     out = tmp_path / "bench"
     codec_source = {"name": "tiny", "label": "Tiny codec", "kind": "codec", "model": str(codec),
                     "role": "main"}
@@ -55,8 +40,8 @@ def test_benchmark_end_to_end(tmp_path, caplog, capsys):
     args = ["--data_dir", str(test), "--train_data_dir", str(train), "--out_dir", str(out)]
 
     # 1. tokens only: codec codes, teacher features, k-means units
-    conf = write_yaml(tmp_path / "step1.yaml", base_config(tmp_path, [codec_source,
-                                                                      units_source]))
+    scorers = bench_kit.fake_scorers_conf()
+    conf = write_yaml(tmp_path / "step1.yaml", base_config(scorers, [codec_source, units_source]))
     assert main(["--sources", str(conf), "--steps", "tokens"] + args) == 0
     for source in ("tiny", "hubert"):
         for set_name, data in (("train", train), ("test", test)):
@@ -66,7 +51,8 @@ def test_benchmark_end_to_end(tmp_path, caplog, capsys):
     assert not (out / "text_alignment").exists()
 
     # 2. a unit vocoder of those units, user codes (the codec's, with an info file): every step
-    vocoder = F.unit_vocoder_exp(tmp_path / "vocoder", teacher, out / "tokens/hubert/kmeans.pt")
+    vocoder = bench_kit.unit_vocoder_exp(tmp_path / "vocoder", teacher,
+                                         out / "tokens/hubert/kmeans.pt")
     info = write_yaml(tmp_path / "info.yaml", {
         "n_q": 3, "codebook_size": 4, "frame_rate": 50,
         "codebooks": str(out / "tokens/tiny/codebooks.pt")})
@@ -75,8 +61,8 @@ def test_benchmark_end_to_end(tmp_path, caplog, capsys):
                    "info": str(info), "levels": ["1"], "decoder": str(codec),
                    "voice_conversion": False, "projection": False}
     units_source["vocoder"] = str(vocoder)
-    conf = write_yaml(tmp_path / "all.yaml", base_config(tmp_path, [codec_source, units_source,
-                                                                    user_source]))
+    conf = write_yaml(tmp_path / "all.yaml", base_config(scorers, [codec_source, units_source,
+                                                                   user_source]))
     caplog.set_level(logging.INFO)
     assert main(["--sources", str(conf)] + args) == 0
     assert "tokens tiny/train: cached" in caplog.text
@@ -124,16 +110,16 @@ def test_benchmark_end_to_end(tmp_path, caplog, capsys):
     assert (out / "text_alignment/tiny_rvq1/results.yaml").stat().st_mtime_ns == ta_stamp
 
     # 4. retrained weights do not silently mix with the cached results
-    F.tiny_codec_exp(codec, seed=1)
+    bench_kit.tiny_codec_exp(codec, seed=1)
     capsys.readouterr()
     assert main(["--sources", str(conf), "--steps", "tokens"] + args) == 1
     assert "source 'tiny': the model weights changed" in capsys.readouterr().err
 
 
-def test_config_errors_are_named(tmp_path, capsys):
-    test = F.write_data_dir(tmp_path / "test", {"a": 1, "b": 1})
+def test_config_errors_are_named(tmp_path, capsys, bench_kit):
+    test = bench_kit.write_data_dir(tmp_path / "test", {"a": 1, "b": 1})
     good = {"name": "c", "kind": "codec", "model": "exp/x"}
-    config = base_config(tmp_path, [good])
+    config = base_config(bench_kit.fake_scorers_conf(), [good])
     resolved = resolve(dict(config, data_dir=str(test)))
     assert resolved["voice_conversion"]["frames"] == "tile"
     assert resolved["text_alignment"]["hidden_size"] == 8

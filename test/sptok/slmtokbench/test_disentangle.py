@@ -1,9 +1,5 @@
 """Disentanglement: level swapping for voice conversion, conversion runs on a tiny codec, and
 the projection plot of level embeddings by speaker."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -14,20 +10,6 @@ from sptok.slmtokbench.disentangle import (SOURCE_SIM, VCPair, fit_frames, make_
                                            speaker_nn_accuracy, swap_levels)
 from sptok.slmtokbench.preservation import EvalSet, ScorerSet, encode_batch, load_codec
 from sptok.slmtokbench.token_sources import load_codebooks
-
-
-def _fixtures():
-    """bench_fixtures.py beside this file (importlib mode: no imports between test files)."""
-    name = "slmtokbench_bench_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(
-            "bench_fixtures.py"))
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-F = _fixtures()
 
 
 def test_swap_keeps_source_level_one_and_takes_reference_levels():
@@ -67,11 +49,11 @@ def test_pairs_join_different_speakers():
         make_pairs(keys[:3], utt2spk, 2)
 
 
-def test_voice_conversion_runs_and_scores_each_condition(tmp_path):
-    F.write_data_dir(tmp_path / "test", {"spkA": 2, "spkB": 2})
+def test_voice_conversion_runs_and_scores_each_condition(tmp_path, bench_kit):
+    bench_kit.write_data_dir(tmp_path / "test", {"spkA": 2, "spkB": 2})
     data = EvalSet.from_data_dir(tmp_path / "test")
-    tokenizer = load_codec(F.tiny_codec_exp(tmp_path / "codec"))
-    scorers = ScorerSet(**F.fake_scorers_conf())
+    tokenizer = load_codec(bench_kit.tiny_codec_exp(tmp_path / "codec"))
+    scorers = ScorerSet(**bench_kit.fake_scorers_conf())
     pairs = make_pairs(data.keys, data.utt2spk, 3)
     results = run_voice_conversion(tokenizer, data, pairs, [1, 2, 3], scorers,
                                    tmp_path / "vc", progress=False)
@@ -117,10 +99,10 @@ def test_projection_is_deterministic_and_measures_speaker_clusters():
     assert project_2d(x, "tsne").shape == (12, 2)
 
 
-def test_projection_plot_is_written(tmp_path):
-    F.write_data_dir(tmp_path / "test", {"spkA": 3, "spkB": 3, "spkC": 2})
+def test_projection_plot_is_written(tmp_path, bench_kit):
+    bench_kit.write_data_dir(tmp_path / "test", {"spkA": 3, "spkB": 3, "spkC": 2})
     data = EvalSet.from_data_dir(tmp_path / "test")
-    tokenizer = load_codec(F.tiny_codec_exp(tmp_path / "codec"))
+    tokenizer = load_codec(bench_kit.tiny_codec_exp(tmp_path / "codec"))
     wavs = [data.load(k, 16000) for k in data.keys]
     codes = {k: c.T for k, c in zip(data.keys, encode_batch(tokenizer, wavs))}
     summary = run_projection(codes, load_codebooks(tokenizer.model), data, tmp_path / "proj",

@@ -1,9 +1,5 @@
 """Information preservation: resynthesis from chosen levels of a tiny random codec, scored by
 the (fake) ASR and speaker model and by STOI / PESQ / mel against the original."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,35 +10,20 @@ from sptok.slmtokbench.preservation import (CodecResynthesis, EvalSet, GroundTru
                                             run_preservation)
 
 
-
-def _fixtures():
-    """bench_fixtures.py beside this file (importlib mode: no imports between test files)."""
-    name = "slmtokbench_bench_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(
-            "bench_fixtures.py"))
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-F = _fixtures()
-
-
 @pytest.fixture
-def data(tmp_path):
-    F.write_data_dir(tmp_path / "test", {"spkA": 2, "spkB": 2})
+def data(tmp_path, bench_kit):
+    bench_kit.write_data_dir(tmp_path / "test", {"spkA": 2, "spkB": 2})
     return EvalSet.from_data_dir(tmp_path / "test")
 
 
 @pytest.fixture
-def scorers():
-    return ScorerSet(**F.fake_scorers_conf(["wer", "spk_sim", "stoi", "pesq", "mel"]))
+def scorers(bench_kit):
+    return ScorerSet(**bench_kit.fake_scorers_conf(["wer", "spk_sim", "stoi", "pesq", "mel"]))
 
 
 @pytest.fixture
-def tokenizer(tmp_path):
-    return load_codec(F.tiny_codec_exp(tmp_path / "codec"))
+def tokenizer(tmp_path, bench_kit):
+    return load_codec(bench_kit.tiny_codec_exp(tmp_path / "codec"))
 
 
 def test_bypassing_the_codec_gives_perfect_signal_scores(data, scorers, tmp_path):
@@ -109,8 +90,8 @@ def test_bad_levels_and_data_are_named(data, tokenizer, tmp_path):
         EvalSet.from_data_dir(tmp_path / "test")
 
 
-def test_subsets_are_seeded(tmp_path):
-    F.write_data_dir(tmp_path / "d", {"a": 5, "b": 5})
+def test_subsets_are_seeded(tmp_path, bench_kit):
+    bench_kit.write_data_dir(tmp_path / "d", {"a": 5, "b": 5})
     first = EvalSet.from_data_dir(tmp_path / "d", max_utts=4, seed=3)
     again = EvalSet.from_data_dir(tmp_path / "d", max_utts=4, seed=3)
     assert first.keys == again.keys and len(first.keys) == 4

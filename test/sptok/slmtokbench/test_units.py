@@ -1,7 +1,5 @@
 """HuBERT k-means units (fit, assign, write, CLI) and the unit vocoder built from them (codec
 task with the teacher-unit encoder and the unit quantizer)."""
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,20 +12,6 @@ from sptok.slmtokbench.preservation import EvalSet, load_codec
 from sptok.slmtokbench.units import (assign_units, fit_units, load_kmeans, main, save_kmeans,
                                      unit_histogram, write_units)
 from sptok.tasks.codec import CodecTask
-
-
-def _fixtures():
-    """bench_fixtures.py beside this file (importlib mode: no imports between test files)."""
-    name = "slmtokbench_bench_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(
-            "bench_fixtures.py"))
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-F = _fixtures()
 
 
 def write_blob_feats(path: Path, seed: int = 0):
@@ -81,9 +65,9 @@ def test_units_command_line(tmp_path):
                  str(tmp_path / "x")]) == 1
 
 
-def test_unit_vocoder_reads_the_units_of_dumped_features(tmp_path):
-    teacher = F.tiny_teacher(tmp_path / "teacher.pt")
-    F.write_data_dir(tmp_path / "data", {"a": 2, "b": 1})
+def test_unit_vocoder_reads_the_units_of_dumped_features(tmp_path, bench_kit):
+    teacher = bench_kit.tiny_teacher(tmp_path / "teacher.pt")
+    bench_kit.write_data_dir(tmp_path / "data", {"a": 2, "b": 1})
     data = EvalSet.from_data_dir(tmp_path / "data")
     dump_teacher_feats.dump(dump_teacher_feats.get_parser().parse_args([
         "--teacher", str(teacher), "--layer", "1", "--wav_scp", str(data.wav_scp),
@@ -92,7 +76,7 @@ def test_unit_vocoder_reads_the_units_of_dumped_features(tmp_path):
     save_kmeans(tmp_path / "kmeans.pt", kmeans, {"layer": 1})
     offline = write_units(tmp_path / "feats.scp", kmeans, tmp_path / "units", progress=False)
 
-    config = F.unit_vocoder_config(teacher, tmp_path / "kmeans.pt")
+    config = bench_kit.unit_vocoder_config(teacher, tmp_path / "kmeans.pt")
     torch.manual_seed(0)
     generator = CodecTask.build_generator(config, semantic_dim=0).eval()
     assert generator.n_q == 1 and generator.codebook_size == 5 and generator.hop_length == 320
@@ -126,7 +110,7 @@ def test_unit_vocoder_reads_the_units_of_dumped_features(tmp_path):
     assert all(p.grad is None for p in model.generator.encoder.teacher.parameters())
 
     # a saved experiment loads through the public inference API and decodes units
-    exp = F.unit_vocoder_exp(tmp_path / "vocoder", teacher, tmp_path / "kmeans.pt")
+    exp = bench_kit.unit_vocoder_exp(tmp_path / "vocoder", teacher, tmp_path / "kmeans.pt")
     vocoder = load_codec(exp)
     with CodesReader(offline) as reader:
         units = torch.from_numpy(reader[data.keys[0]].T)  # [1, T]
@@ -136,19 +120,19 @@ def test_unit_vocoder_reads_the_units_of_dumped_features(tmp_path):
         generator.quantizer.decode(torch.zeros(1, 1, 4, dtype=torch.long), start_level=1)
 
 
-def test_unit_vocoder_trains_with_the_codec_task(tmp_path):
+def test_unit_vocoder_trains_with_the_codec_task(tmp_path, bench_kit):
     """The generic trainer runs the variant as any codec (discriminator, validation, n-best
     weights), and the experiment loads back for decoding."""
     from sptok.tasks import resolve_config
     from sptok.utils.config import save_config
 
-    teacher = F.tiny_teacher(tmp_path / "teacher.pt")
-    data = F.write_data_dir(tmp_path / "data", {"a": 2, "b": 2})
+    teacher = bench_kit.tiny_teacher(tmp_path / "teacher.pt")
+    data = bench_kit.write_data_dir(tmp_path / "data", {"a": 2, "b": 2})
     dump_teacher_feats.dump(dump_teacher_feats.get_parser().parse_args([
         "--teacher", str(teacher), "--layer", "1", "--wav_scp", str(data / "wav.scp"),
         "--out_prefix", str(tmp_path / "feats")]))
     save_kmeans(tmp_path / "kmeans.pt", fit_units(tmp_path / "feats.scp", 5, progress=False))
-    file_config = dict(F.unit_vocoder_config(teacher, tmp_path / "kmeans.pt"))
+    file_config = dict(bench_kit.unit_vocoder_config(teacher, tmp_path / "kmeans.pt"))
     file_config.update(
         train_data_dir=str(data), valid_data_dir=str(data), segment_seconds=0.25, batch_size=2,
         valid_batch_size=2, num_workers=0, max_steps=2, valid_interval=2, save_interval=2,
