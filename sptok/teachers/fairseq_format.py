@@ -32,7 +32,7 @@ import logging
 import pickle
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 
@@ -64,28 +64,87 @@ _FAIRSEQ_DEFAULTS: Dict[str, Any] = {
     "layer_type": "transformer",
 }
 
-_RULES: List[Tuple[str, str]] = [
-    (r"feature_extractor\.conv_layers\.(\d+)\.0\.(weight|bias)", r"feature_extractor.conv_layers.\1.conv.\2"),
-    (r"feature_extractor\.conv_layers\.(\d+)\.2\.1\.(weight|bias)", r"feature_extractor.conv_layers.\1.layer_norm.\2"),
-    (r"feature_extractor\.conv_layers\.0\.2\.(weight|bias)", r"feature_extractor.conv_layers.0.layer_norm.\1"),
-    (r"layer_norm\.(weight|bias)", r"encoder.feature_projection.layer_norm.\1"),
-    (r"post_extract_proj\.(weight|bias)", r"encoder.feature_projection.projection.\1"),
-    (r"encoder\.pos_conv\.0\.bias", r"encoder.transformer.pos_conv_embed.conv.bias"),
-    (r"encoder\.pos_conv\.0\.weight_g", r"encoder.transformer.pos_conv_embed.conv.parametrizations.weight.original0"),
-    (r"encoder\.pos_conv\.0\.weight_v", r"encoder.transformer.pos_conv_embed.conv.parametrizations.weight.original1"),
-    (r"encoder\.pos_conv\.0\.parametrizations\.weight\.original(0|1)",
-     r"encoder.transformer.pos_conv_embed.conv.parametrizations.weight.original\1"),
-    (r"encoder\.layer_norm\.(weight|bias)", r"encoder.transformer.layer_norm.\1"),
-    (r"encoder\.layers\.(\d+)\.self_attn\.(q|k|v|out)_proj\.(weight|bias)",
-     r"encoder.transformer.layers.\1.attention.\2_proj.\3"),
-    (r"encoder\.layers\.(\d+)\.self_attn_layer_norm\.(weight|bias)", r"encoder.transformer.layers.\1.layer_norm.\2"),
-    (r"encoder\.layers\.(\d+)\.fc1\.(weight|bias)", r"encoder.transformer.layers.\1.feed_forward.intermediate_dense.\2"),
-    (r"encoder\.layers\.(\d+)\.fc2\.(weight|bias)", r"encoder.transformer.layers.\1.feed_forward.output_dense.\2"),
-    (r"encoder\.layers\.(\d+)\.final_layer_norm\.(weight|bias)", r"encoder.transformer.layers.\1.final_layer_norm.\2"),
-]
+# torchaudio ``wav2vec2_model`` argument <- fairseq model config field (both directions); the
+# extractor mode and the conv layers are translated on their own.
+_CONFIG_FIELDS: Tuple[Tuple[str, str, type], ...] = (
+    ("extractor_conv_bias", "conv_bias", bool),
+    ("encoder_embed_dim", "encoder_embed_dim", int),
+    ("encoder_projection_dropout", "dropout_input", float),
+    ("encoder_pos_conv_kernel", "conv_pos", int),
+    ("encoder_pos_conv_groups", "conv_pos_groups", int),
+    ("encoder_num_layers", "encoder_layers", int),
+    ("encoder_num_heads", "encoder_attention_heads", int),
+    ("encoder_attention_dropout", "attention_dropout", float),
+    ("encoder_ff_interm_features", "encoder_ffn_embed_dim", int),
+    ("encoder_ff_interm_dropout", "activation_dropout", float),
+    ("encoder_dropout", "dropout", float),
+    ("encoder_layer_norm_first", "layer_norm_first", bool),
+    ("encoder_layer_drop", "encoder_layerdrop", float),
+)
+
+
+class _WeightName(NamedTuple):
+    """One weight name in both layouts. ``{field}`` placeholders (see ``_FIELDS``) stand for the
+    same value on both sides; ``extractor_mode`` limits the writing direction to checkpoints of
+    that feature-extractor norm (reading accepts every entry)."""
+
+    fairseq: str
+    torchaudio: str
+    extractor_mode: Optional[str] = None
+
+
+_FIELDS = {"i": r"\d+", "p": r"weight|bias", "proj": r"q|k|v|out", "g": r"0|1"}
+_CONV = "feature_extractor.conv_layers"
+_POS_CONV = "encoder.transformer.pos_conv_embed.conv"
+_LAYER = "encoder.transformer.layers.{i}"
+
+# The first entry that matches a name wins, in either direction.
+_WEIGHT_NAMES: Tuple[_WeightName, ...] = (
+    _WeightName(_CONV + ".{i}.0.{p}", _CONV + ".{i}.conv.{p}"),
+    # A conv block's norm: group norm (first block only) is module 2 of the block's Sequential,
+    # layer norm sits between two transposes at 2.1.
+    _WeightName(_CONV + ".0.2.{p}", _CONV + ".0.layer_norm.{p}", "group_norm"),
+    _WeightName(_CONV + ".{i}.2.1.{p}", _CONV + ".{i}.layer_norm.{p}", "layer_norm"),
+    _WeightName("layer_norm.{p}", "encoder.feature_projection.layer_norm.{p}"),
+    _WeightName("post_extract_proj.{p}", "encoder.feature_projection.projection.{p}"),
+    _WeightName("encoder.pos_conv.0.bias", _POS_CONV + ".bias"),
+    _WeightName("encoder.pos_conv.0.weight_g", _POS_CONV + ".parametrizations.weight.original0"),
+    _WeightName("encoder.pos_conv.0.weight_v", _POS_CONV + ".parametrizations.weight.original1"),
+    # Newer fairseq saves the parametrized weight norm: read too, written as weight_g/_v (above).
+    _WeightName("encoder.pos_conv.0.parametrizations.weight.original{g}",
+                _POS_CONV + ".parametrizations.weight.original{g}"),
+    _WeightName("encoder.layer_norm.{p}", "encoder.transformer.layer_norm.{p}"),
+    _WeightName("encoder.layers.{i}.self_attn.{proj}_proj.{p}", _LAYER + ".attention.{proj}_proj.{p}"),
+    _WeightName("encoder.layers.{i}.self_attn_layer_norm.{p}", _LAYER + ".layer_norm.{p}"),
+    _WeightName("encoder.layers.{i}.fc1.{p}", _LAYER + ".feed_forward.intermediate_dense.{p}"),
+    _WeightName("encoder.layers.{i}.fc2.{p}", _LAYER + ".feed_forward.output_dense.{p}"),
+    _WeightName("encoder.layers.{i}.final_layer_norm.{p}", _LAYER + ".final_layer_norm.{p}"),
+)
 _IGNORED = re.compile(r"(mask_emb|label_embs_concat|final_proj\.|quantizer\.|project_q\.|project_inp\.|"
                       r"target_glu\.|proj\.)")
 _PREFIXES = ("w2v_encoder.w2v_model.", "w2v_model.", "w2v_encoder.")
+
+
+def _name_pattern(template: str) -> "re.Pattern[str]":
+    """The regex of a ``_WeightName`` template: literal dots, ``{field}`` as a named group."""
+    parts = re.split(r"\{(\w+)\}", template)  # literal, field, literal, ...
+    return re.compile("".join(re.escape(part) if k % 2 == 0 else f"(?P<{part}>{_FIELDS[part]})"
+                              for k, part in enumerate(parts)))
+
+
+def _rename(name: str, rules: List[Tuple["re.Pattern[str]", str]]) -> Optional[str]:
+    """``name`` in the other layout by the first matching rule (None: no rule matches)."""
+    for pattern, target in rules:
+        match = pattern.fullmatch(name)
+        if match:
+            return target.format(**match.groupdict())
+    return None
+
+
+_TO_TORCHAUDIO = [(_name_pattern(w.fairseq), w.torchaudio) for w in _WEIGHT_NAMES]
+_TO_FAIRSEQ = {mode: [(_name_pattern(w.torchaudio), w.fairseq) for w in _WEIGHT_NAMES
+                      if w.extractor_mode in (None, mode)]
+               for mode in ("group_norm", "layer_norm")}
 
 
 def fairseq_to_torchaudio_state_dict(state: Mapping[str, torch.Tensor], where: str = "model"
@@ -103,35 +162,15 @@ def fairseq_to_torchaudio_state_dict(state: Mapping[str, torch.Tensor], where: s
             if name.startswith(prefix):
                 name = name[len(prefix):]
                 break
-        for pattern, replacement in _RULES:
-            if re.fullmatch(pattern, name):
-                out[re.sub(pattern, replacement, name)] = value
-                break
-        else:
-            if _IGNORED.match(name):
-                continue
+        renamed = _rename(name, _TO_TORCHAUDIO)
+        if renamed is not None:
+            out[renamed] = value
+        elif not _IGNORED.match(name):
             unknown.append(key)
     if unknown:
         raise ValueError(f"{where}: unrecognised fairseq weight names: {unknown[:8]}"
                          + (f" (+{len(unknown) - 8} more)" if len(unknown) > 8 else ""))
     return out
-
-
-_INVERSE_RULES: List[Tuple[str, str]] = [
-    (r"feature_extractor\.conv_layers\.(\d+)\.conv\.(weight|bias)", r"feature_extractor.conv_layers.\1.0.\2"),
-    (r"encoder\.feature_projection\.layer_norm\.(weight|bias)", r"layer_norm.\1"),
-    (r"encoder\.feature_projection\.projection\.(weight|bias)", r"post_extract_proj.\1"),
-    (r"encoder\.transformer\.pos_conv_embed\.conv\.bias", r"encoder.pos_conv.0.bias"),
-    (r"encoder\.transformer\.pos_conv_embed\.conv\.parametrizations\.weight\.original0", r"encoder.pos_conv.0.weight_g"),
-    (r"encoder\.transformer\.pos_conv_embed\.conv\.parametrizations\.weight\.original1", r"encoder.pos_conv.0.weight_v"),
-    (r"encoder\.transformer\.layer_norm\.(weight|bias)", r"encoder.layer_norm.\1"),
-    (r"encoder\.transformer\.layers\.(\d+)\.attention\.(q|k|v|out)_proj\.(weight|bias)",
-     r"encoder.layers.\1.self_attn.\2_proj.\3"),
-    (r"encoder\.transformer\.layers\.(\d+)\.layer_norm\.(weight|bias)", r"encoder.layers.\1.self_attn_layer_norm.\2"),
-    (r"encoder\.transformer\.layers\.(\d+)\.feed_forward\.intermediate_dense\.(weight|bias)", r"encoder.layers.\1.fc1.\2"),
-    (r"encoder\.transformer\.layers\.(\d+)\.feed_forward\.output_dense\.(weight|bias)", r"encoder.layers.\1.fc2.\2"),
-    (r"encoder\.transformer\.layers\.(\d+)\.final_layer_norm\.(weight|bias)", r"encoder.layers.\1.final_layer_norm.\2"),
-]
 
 
 def torchaudio_to_fairseq_state_dict(state: Mapping[str, torch.Tensor], extractor_mode: str
@@ -141,21 +180,16 @@ def torchaudio_to_fairseq_state_dict(state: Mapping[str, torch.Tensor], extracto
     ``extractor_mode`` ("group_norm" or "layer_norm") decides where a conv block's norm lives in
     fairseq's ``nn.Sequential``: module ``2`` (group norm) or ``2.1`` (layer norm between transposes).
     """
-    norm_suffix = "2" if extractor_mode == "group_norm" else "2.1"
+    if extractor_mode not in _TO_FAIRSEQ:
+        raise ValueError(f"extractor_mode must be one of {sorted(_TO_FAIRSEQ)}, got {extractor_mode!r}")
     out: Dict[str, torch.Tensor] = {}
     for key, value in state.items():
         if key.startswith("aux."):
             continue
-        match = re.fullmatch(r"feature_extractor\.conv_layers\.(\d+)\.layer_norm\.(weight|bias)", key)
-        if match:
-            out[f"feature_extractor.conv_layers.{match.group(1)}.{norm_suffix}.{match.group(2)}"] = value
-            continue
-        for pattern, replacement in _INVERSE_RULES:
-            if re.fullmatch(pattern, key):
-                out[re.sub(pattern, replacement, key)] = value
-                break
-        else:
+        renamed = _rename(key, _TO_FAIRSEQ[extractor_mode])
+        if renamed is None:
             raise ValueError(f"torchaudio weight {key!r} has no fairseq name")
+        out[renamed] = value
     return out
 
 
@@ -245,20 +279,8 @@ def fairseq_cfg_to_params(model_cfg: Mapping[str, Any], where: str) -> Params:
     params = {
         "extractor_mode": "group_norm" if mode == "default" else "layer_norm",
         "extractor_conv_layer_config": parse_conv_feature_layers(str(get("conv_feature_layers")), where),
-        "extractor_conv_bias": bool(get("conv_bias")),
-        "encoder_embed_dim": int(get("encoder_embed_dim")),
-        "encoder_projection_dropout": float(get("dropout_input")),
-        "encoder_pos_conv_kernel": int(get("conv_pos")),
-        "encoder_pos_conv_groups": int(get("conv_pos_groups")),
-        "encoder_num_layers": int(get("encoder_layers")),
-        "encoder_num_heads": int(get("encoder_attention_heads")),
-        "encoder_attention_dropout": float(get("attention_dropout")),
-        "encoder_ff_interm_features": int(get("encoder_ffn_embed_dim")),
-        "encoder_ff_interm_dropout": float(get("activation_dropout")),
-        "encoder_dropout": float(get("dropout")),
-        "encoder_layer_norm_first": bool(get("layer_norm_first")),
-        "encoder_layer_drop": float(get("encoder_layerdrop")),
     }
+    params.update((param, cast(get(field))) for param, field, cast in _CONFIG_FIELDS)
     return normalize_params(params, where)
 
 
@@ -271,19 +293,7 @@ def params_to_fairseq_cfg(params: Params, normalize: bool = False) -> Dict[str, 
             "_name": "hubert",
             "extractor_mode": "default" if params["extractor_mode"] == "group_norm" else "layer_norm",
             "conv_feature_layers": conv,
-            "conv_bias": params["extractor_conv_bias"],
-            "encoder_embed_dim": params["encoder_embed_dim"],
-            "dropout_input": params["encoder_projection_dropout"],
-            "conv_pos": params["encoder_pos_conv_kernel"],
-            "conv_pos_groups": params["encoder_pos_conv_groups"],
-            "encoder_layers": params["encoder_num_layers"],
-            "encoder_attention_heads": params["encoder_num_heads"],
-            "attention_dropout": params["encoder_attention_dropout"],
-            "encoder_ffn_embed_dim": params["encoder_ff_interm_features"],
-            "activation_dropout": params["encoder_ff_interm_dropout"],
-            "dropout": params["encoder_dropout"],
-            "layer_norm_first": params["encoder_layer_norm_first"],
-            "encoder_layerdrop": params["encoder_layer_drop"],
+            **{field: params[param] for param, field, _ in _CONFIG_FIELDS},
             "activation_fn": "gelu",
         },
         "task": {"_name": "hubert_pretraining", "normalize": bool(normalize), "sample_rate": 16000},
