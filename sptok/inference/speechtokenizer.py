@@ -8,9 +8,10 @@
     audio, _ = tokenizer.decode(codes[:, :1], code_lengths)                   # RVQ-1 only
     audio, _ = tokenizer.decode(codes[:, 1:], code_lengths, start_level=1)    # levels 2..8
 
-Padded batches take per-item ``lengths`` and give every utterance the codes it gets alone (the
-official package has no lengths: padding changes the codes near each utterance's end). How a
-batch runs is ``batch_mode``:
+Padded batches take per-item ``lengths`` and give every utterance the codes it gets alone, bit for
+bit in ``per_item`` mode and up to float rounding in ``padded`` mode (the official package has no
+lengths: padding changes the codes near each utterance's end). How a batch runs is
+``batch_mode``:
 
 * ``"per_item"``: one forward per utterance, cut to its length, through the same operations as
   the official package, so its codes equal the official one-by-one codes bit for bit. On CPU

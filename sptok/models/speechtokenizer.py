@@ -2,8 +2,12 @@
 head that projects RVQ-1's output into the teacher's feature space for distillation.
 
 Every entry point takes optional per-item ``lengths`` (valid samples of a padded batch) and gives
-each utterance exactly the codes and audio it gets alone: the encoder and decoder are exact under
-padding, and the quantizer works frame by frame.
+each utterance the codes and audio it gets alone, up to float rounding: the encoder and decoder
+keep the padding out of every item's output (the bidirectional LSTM packs the batch) and the
+quantizer works frame by frame. Not bit for bit: the packed LSTM runs other kernels than an
+unpadded one, which flips rare near-tie codes (24-58 of 12,200 in tools/bench/bench_codec.py at
+paper size). Codes that must equal one-at-a-time coding exactly come from one forward per
+utterance (``sptok.inference.SpeechTokenizer`` with ``batch_mode="per_item"``).
 
 Shapes: waveforms [B, 1, N] at ``sample_rate``; latents [B, D, T] with T = ceil(N / hop_length);
 codes [B, n_q, T] (long). The official package returns codes as [n_q, B, T]: transpose when
