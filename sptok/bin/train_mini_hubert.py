@@ -32,6 +32,7 @@ from sptok.teachers.mini_hubert import (HOP, RECEPTIVE_FIELD, CropSampler, MiniH
                                         build_pretrain_model, compute_targets, export_encoder, fit_kmeans,
                                         fixed_batches, split_valid, train)
 from sptok.utils.fileio import atomic_open, atomic_path
+from sptok.utils.progress import progress_mininterval
 
 _LG = logging.getLogger("train_mini_hubert")
 
@@ -90,7 +91,8 @@ def load_corpus(wav_scp: str, max_hours: float, min_samples: int):
     budget = max_hours * 3600 * SAMPLE_RATE if max_hours > 0 else float("inf")
     total = 0
     short = []
-    for key, spec in tqdm(entries.items(), desc="loading audio", unit="utt", file=sys.stderr):
+    for key, spec in tqdm(entries.items(), desc="loading audio", unit="utt", file=sys.stderr,
+                          mininterval=progress_mininterval()):
         wav = load_16k_mono(key, spec, wav_scp)
         if len(wav) < min_samples:
             short.append(key)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -41,6 +42,7 @@ from sptok.teachers import hf_format
 from sptok.teachers.mfcc_kmeans import KMeans, mfcc_frames
 from sptok.teachers.wav2vec2_params import Params, conv_output_length, normalize_params
 from sptok.utils.fileio import atomic_open, atomic_path
+from sptok.utils.progress import progress_mininterval
 
 _LG = logging.getLogger(__name__)
 
@@ -278,7 +280,8 @@ def train(model: HuBERTPretrainModel, cfg: MiniHubertConfig, opts: TrainOptions,
     recent: List[Tuple[float, float, int]] = []
     started = time.time()
     first_step = step
-    bar = tqdm(total=opts.max_steps, initial=step, desc="mini-hubert", unit="step")
+    bar = tqdm(total=opts.max_steps, initial=step, desc="mini-hubert", unit="step", file=sys.stderr,
+               mininterval=progress_mininterval())
     while step < opts.max_steps:
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, opts)
@@ -296,7 +299,8 @@ def train(model: HuBERTPretrainModel, cfg: MiniHubertConfig, opts: TrainOptions,
         loss_value, acc_value = float(loss.detach()), float(acc)
         recent.append((loss_value, acc_value, n))
         bar.update(1)
-        bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{acc_value:.3f}")
+        # refresh=False: shown at the next redraw (a refresh per step would ignore mininterval)
+        bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{acc_value:.3f}", refresh=False)
         if step % opts.log_interval == 0 or step == opts.max_steps:
             frames = sum(r[2] for r in recent)
             record = {"step": step, "lr": lr_at(step - 1, opts),

@@ -43,6 +43,7 @@ from sptok.train.optim import build_optimizer, build_scheduler
 from sptok.train.reporter import Reporter, StatsAccumulator
 from sptok.train.rng import derive_seed, fork_rng, get_rng_state, seed_everything, set_rng_state
 from sptok.train.sampler import BucketBatchSampler, SeededDataset, take_collated
+from sptok.utils.progress import progress_mininterval
 
 __all__ = ["Trainer", "NonFiniteLossError", "MODEL_METHODS", "batch_size_of", "to_device"]
 
@@ -599,9 +600,8 @@ class Trainer:
         progress = None
         if self.info.is_main and c["progress_bar"]:
             from tqdm import tqdm
-            interactive = sys.stderr.isatty()
             progress = tqdm(total=self.total_steps, initial=self.step, unit="step",
-                            dynamic_ncols=True, mininterval=1.0 if interactive else 60.0,
+                            dynamic_ncols=True, mininterval=progress_mininterval(),
                             leave=False)
         interval_stats = StatsAccumulator()  # since the last log line
         since_valid = StatsAccumulator()  # since the last validation (train criteria)
