@@ -6,7 +6,8 @@ Decoder: conv k7 -> LSTM with skip -> per stage [act, transposed conv k=2s halvi
 residual block(s)] -> act -> conv k7 to audio channels.
 
 Every forward takes optional ``lengths`` [B] and returns the output lengths, and a padded batch
-gives each item the output it would get alone. Layers are stored in ``self.model`` with the same
+gives each item the output it would get alone up to float rounding (padding never leaks into the
+valid frames; the batched matmuls and the packed BiLSTM round differently). Layers are stored in ``self.model`` with the same
 indices as EnCodec's ``nn.Sequential`` so released checkpoints keep their key names.
 """
 from __future__ import annotations
