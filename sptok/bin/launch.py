@@ -5,7 +5,8 @@ Usage (the interface every backend shares)::
 
     python -m sptok.bin.launch --backend local|slurm [--gpu N] [--mem M] [--num_threads N]
         [--max_jobs_run N] [--config conf/slurm.conf] [--srun true|false]
-        [JOB=1:NJ] LOG program args ...
+        [--ddp true [--num_nodes M] [--nproc_per_node N] [--rdzv_endpoint HOST:PORT]
+         [--rdzv_id ID]] [JOB=1:NJ] LOG program args ...
 
 ``JOB=1:NJ`` runs NJ jobs; the name left of ``=`` (here JOB) is replaced by the job number in the
 log name and in every argument. Without it one job runs. Options come before the job range and
@@ -19,21 +20,42 @@ Every job log gets a header (the command, start time, host) and a footer
 ``# Ended (code N) at ..., elapsed S s``. When jobs fail the launcher exits 1 and names each
 failed job with its log and the log's last lines.
 
+Distributed training (``--ddp true``, one job): the command is one training process, ``PYTHON -m
+MODULE args`` or ``PYTHON SCRIPT.py args``; the launcher runs it under torchrun
+(``PYTHON -m torch.distributed.run``) as ``--nproc_per_node`` processes (default: ``--gpu``, at
+least 1; CPU training uses gloo) on each of ``--num_nodes`` nodes:
+
+* one node: ``torchrun --standalone``;
+* several nodes: a c10d rendezvous at ``--rdzv_endpoint HOST:PORT`` with id ``--rdzv_id``.
+  The local backend runs this node's share: start the same command on every node (the endpoint
+  may also come from SPTOK_RDZV_ENDPOINT); the rendezvous host writes LOG, the others
+  ``<LOG without .log>.<host>.log``. Slurm allocates the nodes (``--nodes M
+  --ntasks-per-node 1``) and ``srun`` starts one torchrun per node; the rendezvous is on the
+  first node of the allocation, at a port derived from the job id, with the job id as its id.
+
+``--num_threads`` is per process (Slurm gets ``--cpus-per-task`` = nproc_per_node x
+num_threads), ``--gpu`` per node.
+
 Backends:
     local: runs the jobs on this machine, at most --max_jobs_run at once (default: the number of
-        CPUs). --num_threads N sets OMP_NUM_THREADS / MKL_NUM_THREADS for the jobs; --gpu and
-        --mem are accepted and ignored (a local job sees every GPU), as are options only a
-        scheduler understands (--time ...), so one $cmd line works with every backend.
+        CPUs). --num_threads N sets OMP_NUM_THREADS / MKL_NUM_THREADS for the jobs. --gpu N
+        gives each running job N GPUs of its own (CUDA_VISIBLE_DEVICES; the GPUs are those of
+        CUDA_VISIBLE_DEVICES, else of ``nvidia-smi -L``), so at most (GPUs / N) jobs run at
+        once; without a GPU it is ignored. --mem and options only a scheduler understands
+        (--time ...) are accepted and ignored, so one $cmd line works with every backend.
     slurm: one ``sbatch --wait`` job array (``--array=1-NJ%max_jobs_run``) whose script is written
         to LOGDIR/q/; options are mapped to sbatch options by a config file in ESPnet's format
         (see DEFAULT_SLURM_CONFIG); an option the config does not map is an error. With
         --srun true each job runs through ``srun`` from here instead. Environment variables
-        SPTOK_SBATCH, SPTOK_SRUN and SPTOK_SCANCEL override the programs.
+        SPTOK_SBATCH, SPTOK_SRUN, SPTOK_SCANCEL and SPTOK_SCONTROL override the
+        programs. Jobs get OMP_NUM_THREADS / MKL_NUM_THREADS from --num_threads here too.
 """
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import os
+import queue
 import re
 import shlex
 import signal
@@ -48,7 +70,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 USAGE = ("usage: python -m sptok.bin.launch --backend local|slurm [--gpu N] [--mem M] "
          "[--num_threads N] [--max_jobs_run N] [--config FILE] [--srun true|false] "
-         "[JOB=1:NJ] LOG program args ...")
+         "[--ddp true [--num_nodes M] [--nproc_per_node N] [--rdzv_endpoint HOST:PORT] "
+         "[--rdzv_id ID]] [JOB=1:NJ] LOG program args ...")
 
 # Tokens that stay shell syntax instead of being quoted as arguments.
 _SHELL_OPERATOR = re.compile(r"^(\||\|\||\|&|&&|;|&|[0-9]*>|[0-9]*>>|[0-9]*<|[0-9]*>&[0-9]+|&>|&>>)$")
@@ -71,7 +94,7 @@ option num_nodes=* --nodes $0
 option partition=* --partition $0
 default gpu=0
 option gpu=0
-option gpu=* --gpus $0
+option gpu=* --gpus-per-node $0
 """
 
 
@@ -195,6 +218,146 @@ def _cpu_count() -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# Distributed training: the command under torchrun
+# ---------------------------------------------------------------------------------------------
+
+#: HOST, HOST:PORT or [IPv6]:PORT of a c10d rendezvous.
+_ENDPOINT = re.compile(r"[A-Za-z0-9_.\-]+(:[0-9]+)?|\[[0-9a-fA-F:]+\](:[0-9]+)?")
+#: First port of the rendezvous ports a Slurm job derives from its id (20000-39999).
+RDZV_PORT_BASE = 20000
+RDZV_PORT_SPAN = 20000
+
+
+@dataclass(frozen=True)
+class DDPRequest:
+    """One training process (``python -m MODULE args`` or ``python SCRIPT args``) to run as
+    ``nproc_per_node`` DDP processes on each of ``num_nodes`` nodes."""
+
+    python: str
+    program: Tuple[str, ...]
+    nproc_per_node: int
+    num_nodes: int
+    rdzv_endpoint: Optional[str]
+    rdzv_id: Optional[str]
+
+    def torchrun(self, rdzv_endpoint: Optional[str], rdzv_id: Optional[str]) -> List[str]:
+        """The torchrun command line: standalone for one node (``rdzv_endpoint`` None), else a
+        c10d rendezvous at ``rdzv_endpoint`` named ``rdzv_id``."""
+        words = [self.python, "-m", "torch.distributed.run", "--nnodes", str(self.num_nodes),
+                 "--nproc_per_node", str(self.nproc_per_node)]
+        if rdzv_endpoint is None:
+            words.append("--standalone")
+        else:
+            words += ["--rdzv_backend", "c10d", "--rdzv_endpoint", rdzv_endpoint,
+                      "--rdzv_id", rdzv_id or "sptok"]
+        return words + list(self.program)
+
+
+def pop_ddp_request(options: Dict[str, str], jobs: JobArray) -> Optional[DDPRequest]:
+    """Take the options of a ``--ddp true`` job out of ``options`` (num_nodes too: the launcher
+    places the nodes itself); None when the job is not distributed.
+
+    Raises:
+        LaunchError: DDP options without --ddp true, a job range, a command that is not
+            ``PYTHON -m MODULE ...`` / ``PYTHON SCRIPT ...``, or bad numbers.
+    """
+    ddp = _bool_option(options, "ddp", False)
+    options.pop("ddp", None)
+    if not ddp:
+        stray = [n for n in ("nproc_per_node", "rdzv_endpoint", "rdzv_id") if n in options]
+        if stray:
+            raise LaunchError(f"--{stray[0]} is an option of distributed training: add --ddp true")
+        return None
+    if len(jobs.ids) > 1:
+        raise LaunchError(f"--ddp true runs one training, not a job range "
+                          f"({jobs.var}={jobs.start}:{jobs.end})")
+    command = jobs.command
+    if any(_SHELL_OPERATOR.match(t) for t in command):
+        raise LaunchError("--ddp true: the command must be one python program, without shell "
+                          f"operators; got {' '.join(command)}")
+    is_python = Path(command[0]).name.startswith("python")
+    if not is_python or len(command) < 2 or (command[1] == "-m" and len(command) < 3) \
+            or (command[1].startswith("-") and command[1] != "-m"):
+        raise LaunchError("--ddp true: the command must be 'PYTHON -m MODULE args' or 'PYTHON "
+                          f"SCRIPT args' (torchrun starts it once per process); got "
+                          f"{' '.join(command)}")
+    gpus = int(options.get("gpu", "0")) if options.get("gpu", "0").isdigit() else None
+    if gpus is None:
+        raise LaunchError(f"--gpu takes an integer, got {options['gpu']!r}")
+    nproc = _int_option(options, "nproc_per_node", max(gpus, 1))
+    options.pop("nproc_per_node", None)
+    num_nodes = _int_option(options, "num_nodes", 1)
+    options.pop("num_nodes", None)
+    endpoint = options.pop("rdzv_endpoint", None)
+    if endpoint is not None:
+        check_endpoint(endpoint, "--rdzv_endpoint")
+    return DDPRequest(python=command[0], program=tuple(command[1:]), nproc_per_node=nproc,
+                      num_nodes=num_nodes, rdzv_endpoint=endpoint,
+                      rdzv_id=options.pop("rdzv_id", None))
+
+
+def check_endpoint(endpoint: str, source: str) -> None:
+    if not _ENDPOINT.fullmatch(endpoint):
+        raise LaunchError(f"{source} takes HOST or HOST:PORT, got {endpoint!r}")
+
+
+def _endpoint_host(endpoint: str) -> str:
+    host = endpoint.rsplit(":", 1)[0] if endpoint.count(":") == 1 or "]" in endpoint else endpoint
+    return host.strip("[]")
+
+
+def is_this_host(host: str) -> bool:
+    """True when ``host`` names this machine (by name or a loopback / own address)."""
+    names = {"localhost", socket.gethostname(), socket.gethostname().split(".")[0]}
+    if host in names or host.startswith("127.") or host == "::1":
+        return True
+    try:
+        own = {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None)}
+        return bool(own & {a[4][0] for a in socket.getaddrinfo(host, None)})
+    except OSError:
+        return False
+
+
+def node_log(log: str, host: str) -> str:
+    """Log of a non-rendezvous node: ``train.log`` -> ``train.<host>.log``."""
+    path = Path(log)
+    stem, suffix = (path.stem, path.suffix) if path.suffix == ".log" else (path.name, "")
+    return str(path.with_name(f"{stem}.{host}{suffix or '.log'}"))
+
+
+def default_rdzv_id(log: str) -> str:
+    """A rendezvous id every node computes alike: from the absolute log path (the recipe
+    directory is shared between the nodes)."""
+    return "sptok-" + hashlib.sha1(os.path.abspath(log).encode("utf-8")).hexdigest()[:12]
+
+
+def slurm_ddp_text(ddp: DDPRequest, scontrol: str) -> str:
+    """Shell text one Slurm task runs on each node: find the rendezvous host (the first node of
+    the allocation) and start this node's torchrun."""
+    endpoint_mark, id_mark = "\0endpoint", "\0id"
+    words = ddp.torchrun(endpoint_mark, id_mark)
+    rendered = []
+    for w in words:
+        if w == endpoint_mark:
+            rendered.append('"${rdzv_endpoint}"')
+        elif w == id_mark:
+            rendered.append(shlex.quote(ddp.rdzv_id) if ddp.rdzv_id else '"sptok-${SLURM_JOB_ID}"')
+        else:
+            rendered.append(shlex.quote(w))
+    if ddp.rdzv_endpoint:
+        endpoint = f"rdzv_endpoint={shlex.quote(ddp.rdzv_endpoint)}"
+    else:
+        # Every node derives the same port from the job id (jobs whose ids differ by less
+        # than the span never share one).
+        endpoint = (f'rdzv_host=$({shlex.quote(scontrol)} show hostnames "${{SLURM_JOB_NODELIST}}" '
+                    f"| head -n 1) && [ -n \"${{rdzv_host}}\" ] || exit 1; "
+                    f"rdzv_endpoint=${{rdzv_host}}:$(({RDZV_PORT_BASE} + SLURM_JOB_ID % "
+                    f"{RDZV_PORT_SPAN}))")
+    return (f'{endpoint}; echo "# node $(hostname): torchrun, rendezvous ${{rdzv_endpoint}}"; '
+            f"exec {' '.join(rendered)}")
+
+
+# ---------------------------------------------------------------------------------------------
 # Logs
 # ---------------------------------------------------------------------------------------------
 
@@ -270,9 +433,13 @@ class _Running:
 
 
 def run_jobs(jobs: JobArray, max_jobs_run: int, prefix: Sequence[str] = (),
-             env: Optional[Mapping[str, str]] = None, where: str = "") -> Dict[int, int]:
+             env: Optional[Mapping[str, str]] = None, where: str = "",
+             gpu_groups: Optional[Sequence[str]] = None) -> Dict[int, int]:
     """Run every job of ``jobs`` (``prefix + bash -c COMMAND``), at most ``max_jobs_run`` at once,
     each writing header, output and footer to its log. Returns job -> exit code.
+
+    With ``gpu_groups`` (CUDA_VISIBLE_DEVICES values, e.g. ``["0", "1"]``) each running job
+    holds one group of its own, and at most ``len(gpu_groups)`` jobs run at once.
 
     Raises:
         Interrupted: on SIGINT/SIGTERM, after killing the running jobs (their logs get a footer
@@ -281,13 +448,30 @@ def run_jobs(jobs: JobArray, max_jobs_run: int, prefix: Sequence[str] = (),
     state = _Running()
     where = where or socket.gethostname()
     progress = _Progress(len(jobs.ids))
+    free_gpus: "queue.Queue[str]" = queue.Queue()
+    for group in gpu_groups or ():
+        free_gpus.put(group)
+    if gpu_groups:
+        max_jobs_run = min(max_jobs_run, len(gpu_groups))
 
     def run_one(job: int) -> int:
+        if not gpu_groups:
+            return run_on(job, None)
+        group = free_gpus.get()
+        try:
+            return run_on(job, group)
+        finally:
+            free_gpus.put(group)
+
+    def run_on(job: int, gpus: Optional[str]) -> int:
         log = jobs.log_for(job)
         log.parent.mkdir(parents=True, exist_ok=True)
         command = jobs.command_for(job)
+        job_env = None if env is None and gpus is None else dict(env or os.environ)
+        if gpus is not None:
+            job_env["CUDA_VISIBLE_DEVICES"] = gpus
         with open(log, "w", encoding="utf-8") as f:
-            f.write(log_header(command, where))
+            f.write(log_header(command, where + (f", GPUs {gpus}" if gpus is not None else "")))
             f.flush()
             start = time.monotonic()
             with state.lock:
@@ -297,7 +481,7 @@ def run_jobs(jobs: JobArray, max_jobs_run: int, prefix: Sequence[str] = (),
                     return code
                 proc = subprocess.Popen([*prefix, "bash", "-c", command], stdout=f,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        env=None if env is None else dict(env))
+                                        env=job_env)
                 state.procs[job] = proc
             code = proc.wait()
             with state.lock:
@@ -390,19 +574,80 @@ class _Progress:
                   flush=True)
 
 
+def thread_env(threads: Optional[int]) -> Dict[str, str]:
+    """Environment limiting each process to ``threads`` CPU threads (nothing for None)."""
+    return {} if threads is None else {"OMP_NUM_THREADS": str(threads),
+                                       "MKL_NUM_THREADS": str(threads)}
+
+
+def visible_gpus() -> List[str]:
+    """The GPUs jobs here may use: CUDA_VISIBLE_DEVICES when set, else those ``nvidia-smi -L``
+    lists (none without it)."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [g.strip() for g in listed.split(",") if g.strip() and g.strip() != "-1"]
+    try:
+        out = subprocess.run([os.environ.get("SPTOK_NVIDIA_SMI", "nvidia-smi"), "-L"],
+                             capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [str(i) for i, _ in enumerate(l for l in out.stdout.splitlines()
+                                         if l.startswith("GPU "))]
+
+
+def gpu_groups_for(gpus_per_job: int, gpus: Sequence[str]) -> Optional[List[str]]:
+    """Disjoint CUDA_VISIBLE_DEVICES values of ``gpus_per_job`` GPUs each (one per job running
+    at once); None when this machine shows no GPU (the jobs then see what they see)."""
+    if gpus_per_job < 1 or not gpus:
+        return None
+    if gpus_per_job > len(gpus):
+        raise LaunchError(f"--gpu {gpus_per_job}: only {len(gpus)} GPU(s) here "
+                          f"({','.join(gpus)})")
+    return [",".join(gpus[i:i + gpus_per_job])
+            for i in range(0, len(gpus) - gpus_per_job + 1, gpus_per_job)]
+
+
 def launch_local(request: Request) -> int:
-    """Run the jobs here; 0 when all succeed, else 1 with a failure report on stderr."""
-    options = request.options
+    """Run the jobs here; 0 when all succeed, else 1 with a failure report on stderr. Jobs
+    asking ``--gpu N`` get N GPUs of their own each (CUDA_VISIBLE_DEVICES), so that an array of
+    GPU jobs spreads over the GPUs, as many at once as there are groups of N."""
+    options = dict(request.options)
+    jobs = request.jobs
+    ddp = pop_ddp_request(options, jobs)
     max_jobs_run = _int_option(options, "max_jobs_run", _cpu_count())
-    env = dict(os.environ)
-    if "num_threads" in options:
-        threads = str(_int_option(options, "num_threads", 1))
-        env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-    codes = run_jobs(request.jobs, max_jobs_run, env=env)
+    threads = _int_option(options, "num_threads", 1) if "num_threads" in options else None
+    env = dict(os.environ, **thread_env(threads))
+    gpu_groups = None
+    if ddp is not None:
+        jobs = local_ddp_jobs(ddp, jobs)
+        max_jobs_run = 1
+    elif options.get("gpu", "0") != "0":
+        if not options["gpu"].isdigit():
+            raise LaunchError(f"--gpu takes an integer, got {options['gpu']!r}")
+        gpu_groups = gpu_groups_for(int(options["gpu"]), visible_gpus())
+    codes = run_jobs(jobs, max_jobs_run, env=env, gpu_groups=gpu_groups)
     if any(c != 0 for c in codes.values()):
-        print(failure_report(request.jobs, codes), file=sys.stderr)
+        print(failure_report(jobs, codes), file=sys.stderr)
         return 1
     return 0
+
+
+def local_ddp_jobs(ddp: DDPRequest, jobs: JobArray) -> JobArray:
+    """This node's torchrun as a single job (see the module docstring)."""
+    if ddp.num_nodes == 1:
+        return JobArray(log=jobs.log_for(jobs.start).as_posix(),
+                        command=tuple(ddp.torchrun(None, None)))
+    endpoint = ddp.rdzv_endpoint or os.environ.get("SPTOK_RDZV_ENDPOINT") or None
+    if endpoint is None:
+        raise LaunchError(f"--num_nodes {ddp.num_nodes} with the local backend: give the "
+                          "rendezvous --rdzv_endpoint HOST:PORT (or SPTOK_RDZV_ENDPOINT), the "
+                          "same on every node, and start the command on every node")
+    check_endpoint(endpoint, "--rdzv_endpoint" if ddp.rdzv_endpoint else "SPTOK_RDZV_ENDPOINT")
+    log = jobs.log_for(jobs.start).as_posix()
+    if not is_this_host(_endpoint_host(endpoint)):
+        log = node_log(log, socket.gethostname().split(".")[0])
+    rdzv_id = ddp.rdzv_id or default_rdzv_id(jobs.log_for(jobs.start).as_posix())
+    return JobArray(log=log, command=tuple(ddp.torchrun(endpoint, rdzv_id)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -487,7 +732,8 @@ def job_name(jobs: JobArray) -> str:
 
 
 def sbatch_script(jobs: JobArray, scheduler_args: Sequence[str], workdir: str, output: str,
-                  max_jobs_run: Optional[int] = None) -> str:
+                  max_jobs_run: Optional[int] = None,
+                  env: Optional[Mapping[str, str]] = None) -> str:
     """Text of the sbatch script running ``jobs`` as one array (one task per job), each task
     writing header, output and footer to its log like the local backend.
 
@@ -497,6 +743,8 @@ def sbatch_script(jobs: JobArray, scheduler_args: Sequence[str], workdir: str, o
         workdir: directory the tasks run in (relative paths in the command are relative to it).
         output: where slurm writes the tasks' own stdout/stderr (``%a`` = task id).
         max_jobs_run: at most this many tasks at once (``--array=A-B%M``).
+        env: variables the tasks export (on top of the submitting shell's, which sbatch
+            passes with --export=ALL).
     """
     has_name = any(a == "--job-name" or a.startswith("--job-name=") or a == "-J"
                    for a in scheduler_args)
@@ -510,8 +758,9 @@ def sbatch_script(jobs: JobArray, scheduler_args: Sequence[str], workdir: str, o
     lines += _directive_lines(scheduler_args)
     job_expr = "${SLURM_ARRAY_TASK_ID}"
     command = jobs.command_template(job_expr)
+    lines.append(f"cd {shlex.quote(workdir)} || exit 1")
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in (env or {}).items()]
     lines += [
-        f"cd {shlex.quote(workdir)} || exit 1",
         f"log={jobs.log_template(job_expr)}",
         'mkdir -p "$(dirname "${log}")" || exit 1',
         "start=${SECONDS}",
@@ -545,17 +794,38 @@ def launch_slurm(request: Request) -> int:
     use_srun = _bool_option(options, "srun", False)
     options.pop("srun", None)
     jobs = request.jobs
+    ddp = pop_ddp_request(options, jobs)
     max_jobs_run = _int_option(options, "max_jobs_run", len(jobs.ids))
     options.pop("max_jobs_run", None)
+    threads = _int_option(options, "num_threads", 1) if "num_threads" in options else None
+    env = thread_env(threads)
+    placement: List[str] = []
+    if ddp is not None:
+        # One task per node holds the node's torchrun and the CPUs of all its processes.
+        options["num_threads"] = str(ddp.nproc_per_node * (threads or 1))
+        placement = [f"--nodes={ddp.num_nodes}", "--ntasks-per-node=1"]
     config = _load_config(options)
-    scheduler_args = slurm_arguments(config, options)
+    scheduler_args = placement + slurm_arguments(config, options)
+    srun = os.environ.get("SPTOK_SRUN", "srun")
+
+    if ddp is not None:
+        inner = slurm_ddp_text(ddp, os.environ.get("SPTOK_SCONTROL", "scontrol"))
+        if use_srun:
+            jobs = JobArray(log=jobs.log_for(jobs.start).as_posix(), command=("bash", "-c", inner))
+        else:
+            # srun inside the allocation: one task per node, each with the job's CPUs (srun
+            # does not inherit sbatch's --cpus-per-task since Slurm 22.05).
+            jobs = JobArray(log=jobs.log_for(jobs.start).as_posix(), command=(
+                srun, "--ntasks-per-node=1", "--kill-on-bad-exit=1",
+                f"--cpus-per-task={options['num_threads']}", "bash", "-c", inner))
 
     if use_srun:
-        srun = os.environ.get("SPTOK_SRUN", "srun")
         has_name = "name" in options
-        prefix = [srun, "--ntasks=1", *([] if has_name else [f"--job-name={job_name(jobs)}"]),
+        tasks = ["--kill-on-bad-exit=1"] if ddp else ["--ntasks=1"]  # ddp: placement above
+        prefix = [srun, *tasks, *([] if has_name else [f"--job-name={job_name(jobs)}"]),
                   *scheduler_args]
-        codes = run_jobs(jobs, max_jobs_run, prefix=prefix, where=f"{socket.gethostname()} via srun")
+        codes = run_jobs(jobs, max_jobs_run, prefix=prefix, env=dict(os.environ, **env),
+                         where=f"{socket.gethostname()} via srun")
         if any(c != 0 for c in codes.values()):
             print(failure_report(jobs, codes), file=sys.stderr)
             return 1
@@ -567,7 +837,7 @@ def launch_slurm(request: Request) -> int:
     script_path = qdir / f"{name}.sh"
     output = os.path.abspath(qdir / (f"{name}.%a.out" if jobs.var else f"{name}.out"))
     script = sbatch_script(jobs, scheduler_args, os.getcwd(), output,
-                           max_jobs_run if max_jobs_run < len(jobs.ids) else None)
+                           max_jobs_run if max_jobs_run < len(jobs.ids) else None, env=env)
     script_path.write_text(script, encoding="utf-8")
     for j in jobs.ids:  # a stale log from an earlier run must not count as this run's result
         jobs.log_for(j).unlink(missing_ok=True)

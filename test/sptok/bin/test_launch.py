@@ -129,7 +129,8 @@ def test_slurm_config_maps_options():
     assert config.command == ["sbatch", "--export=ALL"]
     assert slurm_arguments(config, {}) == []  # default gpu=0 maps to nothing
     args = slurm_arguments(config, {"gpu": "2", "mem": "8G", "num_threads": "4", "time": "2:00:00"})
-    assert args == ["--gpus", "2", "--mem", "8G", "--cpus-per-task", "4", "--time", "2:00:00"]
+    assert args == ["--gpus-per-node", "2", "--mem", "8G", "--cpus-per-task", "4", "--time",
+                    "2:00:00"]
     custom = parse_slurm_config("option gpu=0 -p cpu\noption gpu=* -p gpu --gres=gpu:$0\n"
                                 "default gpu=0\n", "custom.conf")
     assert slurm_arguments(custom, {}) == ["-p", "cpu"]
@@ -236,7 +237,7 @@ def test_slurm_array_through_fake_sbatch(fake_slurm):
         assert "done %d" % j in (work / f"exp/log/a.{j}.log").read_text()
     assert calls.read_text().split()[:3] == ["--export=ALL", "--parsable", "--wait"]
     script = (work / "exp/log/q/a.sh").read_text()
-    assert "#SBATCH --array=1-3%2" in script and "#SBATCH --gpus 1" in script
+    assert "#SBATCH --array=1-3%2" in script and "#SBATCH --gpus-per-node 1" in script
     assert "#SBATCH --mem 2G" in script
 
 
