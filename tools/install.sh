@@ -31,9 +31,10 @@ done
 case "${use_apt}" in true|false) ;; *) die "--apt takes true or false, got '${use_apt}'" ;; esac
 
 # ---- 1. Debian packages --------------------------------------------------------------------
-# chromium: the SLMTokBench report test opens the HTML page headless.
+# chromium: the SLMTokBench report test opens the HTML page headless. slurm-wlm, munge: the
+# Slurm test (test/egs/test_slurm.py) starts its own one-node cluster from them.
 apt_pkgs=(sox libsox-fmt-all espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k
-          festvox-us-slt-hts shellcheck chromium)
+          festvox-us-slt-hts shellcheck chromium slurm-wlm munge)
 missing=()
 for p in "${apt_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
