@@ -17,7 +17,21 @@
 #      (exp/<tag>/resynth/rvq<levels>/<set>/wav.scp: rvq1-8 for levels 1:8, rvq1 for 1)
 #   7  codec scoring: WER, speaker similarity, STOI, PESQ, mel distance of each resynthesis and
 #      the ground truth's WER, codebook usage; all collected in exp/codec_results.md
-# Stage 3 is skipped without a teacher, stages 4-7 without --tokenizer_configs.
+#   8  SLMTokBench (--slmtokbench_config) on --slmtokbench_test_set: text alignment, information
+#      preservation and disentanglement (voice conversion, projection) of each tokenizer's tokens
+#      and of HuBERT k-means units of the teacher, resynthesised by a unit vocoder trained here
+#      (--unit_vocoder_config: exp/unit_vocoder) -> exp/slmtokbench/results.md and
+#      exp/slmtokbench/report/report.html
+#   9  text tokenisation for the USLM (type and front end from --uslm_config):
+#      dump/<token_type>/<set>/text and dump/<token_type>/tokens.txt
+#   10 USLM training (--uslm_config): AR and NAR models on the codes of each of --uslm_codec_tags
+#      (exp/uslm_<tag>); on a distilled tokenizer's codes that is USLM, on a plain codec's the
+#      VALL-E-style comparison
+#   11 zero-shot TTS: --tts_test_sets spoken by each USLM with --tts_prompt_seconds prompts cut from
+#      other utterances of the same speaker (exp/uslm_<tag>/decode_<set>/wav.scp); WER and speaker
+#      similarity to the prompt -> exp/uslm_results.md; a few samples join the SLMTokBench report
+# Stage 3 is skipped without a teacher, stages 4-7 without --tokenizer_configs, stage 8 without
+# --slmtokbench_config, stages 9-11 without --uslm_config.
 #
 # A finished step leaves a .done marker holding the options and input checksums it was made
 # with; a re-run skips it when they match and redoes it when it was interrupted or they changed.
@@ -77,7 +91,29 @@ resynth_levels="1:8 1"  # RVQ levels the test sets are resynthesised from: A:B o
 # Codec scoring (stage 7)
 score_metrics=wer,spk_sim,stoi,pesq,mel  # metrics of sptok.bin.score_audio
 score_asr=whisper_tiny  # ASR of the WER (sptok.bin.score_audio --asr)
-score_args=           # more options of sptok.bin.score_audio
+score_args=           # more options of sptok.bin.score_audio (stages 7 and 11)
+
+# SLMTokBench (stage 8)
+slmtokbench_config=   # benchmark YAML (scorers, probe, report); its sources join the recipe's by name (empty: no stage 8)
+slmtokbench_test_set= # evaluation set of the benchmark (empty: the first of --test_sets)
+slmtokbench_args=     # more options of sptok.bin.slmtokbench (--key value, e.g. --max_utts 100)
+quick_slmtokbench_args="--max_utts 3 --batch_size 4 --text_alignment.hidden_size 8 --text_alignment.embed_dim 8 --text_alignment.num_layers 1 --text_alignment.max_epochs 1 --text_alignment.mi_batch_size 4 --voice_conversion.pairs 2 --voice_conversion.k [2,8] --projection.per_speaker 3 --report.examples 1"  # added with --quick true
+unit_vocoder_config=  # training YAML of the hubert_km row's unit vocoder, exp/unit_vocoder (empty: no resynthesis of units)
+unit_vocoder_args=    # more options of sptok.bin.train for the unit vocoder
+quick_unit_vocoder_args="--max_steps 4 --valid_interval 2 --save_interval 2 --log_interval 1 --batch_size 2 --valid_batch_size 2 --num_workers 0 --segment_seconds 0.5 --valid_segment_seconds 1.0 --decoder_conf.n_filters 4 --scheduler_conf.warmup_steps 1"  # added with --quick true
+
+# Text tokenisation and USLM training (stages 9-10)
+uslm_config=          # USLM training YAML (task: uslm; its text options drive stage 9); empty: stages 9-11 skipped
+uslm_codec_tags=      # tokenizer tags whose codes train a USLM each, exp/uslm_<tag> (empty: all tokenizer tags)
+uslm_args=            # more options of sptok.bin.train for every USLM
+quick_uslm_args="--max_steps 4 --valid_interval 2 --save_interval 2 --log_interval 1 --batch_seconds null --batch_size 2 --valid_batch_size 2 --num_workers 0 --ar_conf.d_model 16 --ar_conf.num_heads 2 --ar_conf.num_layers 1 --ar_conf.ffn_dim 32 --nar_conf.d_model 16 --nar_conf.num_heads 2 --nar_conf.num_layers 1 --nar_conf.ffn_dim 32 --scheduler_conf.warmup_steps 1"  # added with --quick true
+tokenize_text_args=   # more options of sptok.bin.tokenize_text
+
+# Zero-shot TTS (stage 11)
+tts_test_sets=        # sets spoken by zero-shot TTS, space separated (empty: --test_sets)
+tts_prompt_seconds=3  # prompt length in seconds (the paper: 3)
+tts_args=             # more options of sptok.bin.tts (e.g. --top_k 50 --seed 1)
+quick_tts_args="--max_frames 50"  # added with --quick true
 
 # Data sets: local/data.sh makes data/<set> for each
 train_set=            # training set
@@ -92,7 +128,12 @@ Stages (--stage N --stop_stage M):
   4  tokenizer training: exp/<tag> for each of --tokenizer_configs
   5  token dump: dump/codes/<tag>/<set>/codes.scp
   6  resynthesis of the test sets: exp/<tag>/resynth/rvq<levels>/<set>/wav.scp
-  7  codec scoring: exp/codec_results.md"
+  7  codec scoring: exp/codec_results.md
+  8  SLMTokBench (--slmtokbench_config; unit vocoder exp/unit_vocoder with --unit_vocoder_config):
+     exp/slmtokbench/results.md and exp/slmtokbench/report/report.html
+  9  text tokenisation for the USLM: dump/<token_type>/<set>/text, dump/<token_type>/tokens.txt
+  10 USLM training (--uslm_config): exp/uslm_<tag> for each of --uslm_codec_tags
+  11 zero-shot TTS of --tts_test_sets and its scoring: exp/uslm_results.md"
 
 log "$0 $(printf "%q " "$@")"
 . utils/parse_options.sh
@@ -114,9 +155,30 @@ for levels in "${resynth_level_list[@]}"; do
     [[ ${levels} =~ ^[1-9][0-9]*(:[1-9][0-9]*)?$ ]] \
         || die "--resynth_levels takes level ranges A:B or A (1-based, e.g. \"1:8 1\"), got '${levels}'"
 done
-if [ -n "${mini_teacher_conf}" ] && [ ! -f "${mini_teacher_conf}" ]; then
-    die "--mini_teacher_conf ${mini_teacher_conf}: no such file"
+for option in mini_teacher_conf slmtokbench_config unit_vocoder_config uslm_config; do
+    if [ -n "${!option}" ] && [ ! -f "${!option}" ]; then
+        die "--${option} ${!option}: no such file"
+    fi
+done
+if [ -z "${slmtokbench_test_set}" ] && [ ${#test_set_list[@]} -gt 0 ]; then
+    slmtokbench_test_set=${test_set_list[0]}
 fi
+# The sets of stages 8 and 11 are checked when those stages run (a run of other stages may
+# narrow --test_sets).
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ] && [ -n "${slmtokbench_config}" ]; then
+    [ -n "${slmtokbench_test_set}" ] || die "--slmtokbench_config needs a test set: give --test_sets"
+    in_list "${slmtokbench_test_set}" "${test_set_list[@]}" || die "--slmtokbench_test_set" \
+        "${slmtokbench_test_set}: not one of --test_sets (${test_sets})"
+fi
+read -r -a tts_test_set_list <<< "${tts_test_sets:-${test_sets}}"
+if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 9 ] && [ -n "${uslm_config}" ]; then
+    for dset in "${tts_test_set_list[@]}"; do
+        in_list "${dset}" "${test_set_list[@]}" \
+            || die "--tts_test_sets: ${dset} is not one of --test_sets (${test_sets})"
+    done
+fi
+awk -v s="${tts_prompt_seconds}" 'BEGIN { exit !(s ~ /^[0-9]*[.]?[0-9]+$/ && s > 0) }' \
+    || die "--tts_prompt_seconds takes a number of seconds > 0, got '${tts_prompt_seconds}'"
 
 # tag_of CONFIG: the experiment name of a tokenizer config: conf/train_speechtokenizer.yaml ->
 # speechtokenizer.
@@ -135,6 +197,14 @@ for config in "${tokenizer_config_list[@]}"; do
     done
     tokenizer_tags+=("${tag}")
 done
+read -r -a uslm_tags <<< "${uslm_codec_tags:-${tokenizer_tags[*]}}"
+if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 10 ] && [ -n "${uslm_config}" ]; then
+    [ ${#uslm_tags[@]} -gt 0 ] || die "--uslm_config needs tokenizers: give --tokenizer_configs"
+    for tag in "${uslm_tags[@]}"; do
+        in_list "${tag}" "${tokenizer_tags[@]}" || die "--uslm_codec_tags: ${tag} is not a tag" \
+            "of --tokenizer_configs (tags: ${tokenizer_tags[*]:-none})"
+    done
+fi
 
 # Sampling rate in Hz: "16k" -> 16000.
 fs_hz=$(awk -v f="${fs}" 'BEGIN {
@@ -159,15 +229,32 @@ if [ -n "${mini_teacher_conf}" ]; then
     mapfile -t mini_teacher_arg_list < <(conf_words "${mini_teacher_conf}")
 fi
 tokenizer_arg_list=()
+slmtokbench_arg_list=()
+unit_vocoder_arg_list=()
+uslm_arg_list=()
+tts_arg_list=()
 if "${quick}"; then
     read -r -a quick_words <<< "${quick_mini_teacher_args}"
     mini_teacher_arg_list+=("${quick_words[@]}")
     read -r -a tokenizer_arg_list <<< "${quick_tokenizer_args}"
+    read -r -a slmtokbench_arg_list <<< "${quick_slmtokbench_args}"
+    read -r -a unit_vocoder_arg_list <<< "${quick_unit_vocoder_args}"
+    read -r -a uslm_arg_list <<< "${quick_uslm_args}"
+    read -r -a tts_arg_list <<< "${quick_tts_args}"
 fi
 read -r -a more_words <<< "${mini_teacher_args}"
 mini_teacher_arg_list+=("${more_words[@]}")
 read -r -a more_words <<< "${tokenizer_args}"
 tokenizer_arg_list+=("${more_words[@]}")
+read -r -a more_words <<< "${slmtokbench_args}"
+slmtokbench_arg_list+=("${more_words[@]}")
+read -r -a more_words <<< "${unit_vocoder_args}"
+unit_vocoder_arg_list+=("${more_words[@]}")
+read -r -a more_words <<< "${uslm_args}"
+uslm_arg_list+=("${more_words[@]}")
+read -r -a more_words <<< "${tts_args}"
+tts_arg_list+=("${more_words[@]}")
+read -r -a tokenize_text_arg_list <<< "${tokenize_text_args}"
 read -r -a score_arg_list <<< "${score_args}"
 
 if ! "${skip_install}"; then
@@ -189,6 +276,10 @@ else
     infer_device=cpu
 fi
 
+# The options of every scoring job (stages 7 and 11), part of its signature.
+score_option_list=(--device "${infer_device}" --asr "${score_asr}" "${score_arg_list[@]}")
+score_options=${score_option_list[*]}
+
 # num_jobs TABLE: the number of inference jobs for TABLE's lines: --inference_nj, at most one
 # per line.
 num_jobs() {
@@ -209,6 +300,150 @@ if [ -z "${teacher_path}" ] && "${train_mini_teacher}"; then
     teacher_path=${expdir}/mini_hubert
 fi
 teacher_feats_dir=${dumpdir}/teacher_feats
+# SLMTokBench (stage 8): its output, its unit vocoder and the name of its HuBERT-units source.
+bench_dir=${expdir}/slmtokbench
+vocoder_dir=${expdir}/unit_vocoder
+units_name=hubert_km
+
+# dump_teacher_feats STAGE SET: the teacher's features of ${dumpdir}/raw/SET ->
+# ${teacher_feats_dir}/SET/feats.scp, in --inference_nj jobs, unless done.
+dump_teacher_feats() {
+    local stage_name=$1 dset=$2
+    local data=${dumpdir}/raw/${dset} out=${teacher_feats_dir}/${dset} num signature logdir
+    require_done "${data}" "stage 2"
+    num=$(num_jobs "${data}/wav.scp")
+    signature="teacher=${teacher_path} layer=${teacher_layer} nj=${num}
+$(file_stamps "${teacher_path}")
+$(cat "${data}/.done")"
+    if ! begin_step "${out}" "${signature}"; then
+        log "${stage_name}: ${out} is up to date (${out}/.done)"
+        return 0
+    fi
+    logdir=${expdir}/teacher_feats/${dset}/log
+    log "${stage_name}: ${data} -> ${out}: ${num} jobs (logs: ${logdir}/dump.*.log)"
+    split_for_jobs "${python}" "${data}/wav.scp" "${num}" "${out}/split/wav.scp"
+    # Jobs finished by an interrupted run find their output complete and skip.
+    "${infer_cmd_args[@]}" JOB=1:"${num}" "${logdir}/dump.JOB.log" \
+        "${python}" -m sptok.bin.dump_teacher_feats --teacher "${teacher_path}" \
+            --layer "${teacher_layer}" --device "${infer_device}" \
+            --wav_scp "${out}/split/wav.scp.JOB" --out_prefix "${out}/feats.JOB"
+    merge_parts "${out}/feats.scp" "${out}/feats." .scp "${num}"
+    [ "$(wc -l < "${out}/feats.scp")" -eq "$(wc -l < "${data}/wav.scp")" ] \
+        || die "${out}/feats.scp and ${data}/wav.scp differ in length (see ${logdir})"
+    rm -rf "${out}/split"
+    end_step "${out}" "${signature}"
+    log "${stage_name}: wrote ${out}/feats.scp"
+}
+
+# train_step STAGE DIR SIGNATURE TRAIN_ARGS...: python -m sptok.bin.train TRAIN_ARGS into DIR on
+# --ngpu GPUs (DDP through torchrun when > 1) or the CPU, logged to DIR/train.log; skipped when
+# DIR/.done holds SIGNATURE. A re-run with other options or data goes on from DIR/checkpoint.pt.
+train_step() {
+    local stage_name=$1 dir=$2 signature=$3 devices
+    shift 3
+    if is_done "${dir}/.done" "${signature}"; then
+        log "${stage_name}: ${dir} is up to date (${dir}/.done)"
+        return 0
+    fi
+    if [ -f "${dir}/.done" ]; then
+        log "${stage_name}: ${dir} was trained with other options or data: training goes on" \
+            "from its checkpoint.pt (delete ${dir} to start afresh)"
+    fi
+    rm -f "${dir}/.done"
+    mkdir -p "${dir}"
+    if [ "${ngpu}" -ge 1 ]; then
+        devices="${ngpu} GPUs"
+    else
+        devices="CPU, ${num_threads} threads"
+    fi
+    log "${stage_name}: train -> ${dir} (${devices}; log: ${dir}/train.log)"
+    if [ "${ngpu}" -gt 1 ]; then
+        # torchrun (python -m torch.distributed.run): one process per GPU on this node.
+        "${cuda_cmd_args[@]}" --gpu "${ngpu}" --num_threads "${num_threads}" "${dir}/train.log" \
+            "${python}" -m torch.distributed.run --standalone --nproc_per_node "${ngpu}" \
+                -m sptok.bin.train "$@"
+    elif [ "${ngpu}" -eq 1 ]; then
+        "${cuda_cmd_args[@]}" --gpu 1 --num_threads "${num_threads}" "${dir}/train.log" \
+            "${python}" -m sptok.bin.train "$@"
+    else
+        "${train_cmd_args[@]}" --num_threads "${num_threads}" "${dir}/train.log" \
+            "${python}" -m sptok.bin.train "$@"
+    fi
+    mark_done "${dir}/.done" "${signature}"
+    log "${stage_name}: finished ${dir}"
+}
+
+# train_device: the --device option of sptok.bin.train for --ngpu.
+train_device() {
+    if [ "${ngpu}" -ge 1 ]; then
+        echo cuda
+    else
+        echo cpu
+    fi
+}
+
+# score_job STAGE DIR SIGNATURE TAG SCORE_AUDIO_ARGS...: one sptok.bin.score_audio job into DIR
+# (ASR --score_asr, plus --score_args), unless DIR is done with SIGNATURE.
+score_job() {
+    local stage_name=$1 dir=$2 signature=$3 tag=$4
+    shift 4
+    if ! begin_step "${dir}" "${signature}"; then
+        log "${stage_name}: ${dir} is up to date (${dir}/.done)"
+        return 0
+    fi
+    log "${stage_name}: scoring ${tag} -> ${dir} (log: ${dir}/log/score.log)"
+    "${infer_cmd_args[@]}" --num_threads "${num_threads}" "${dir}/log/score.log" \
+        "${python}" -m sptok.bin.score_audio --out_dir "${dir}" --tag "${tag}" \
+            "${score_option_list[@]}" "$@"
+    end_step "${dir}" "${signature}"
+}
+
+# uslm_label TAG: the zero-shot TTS system trained on TAG's codes: USLM on a distilled
+# tokenizer's, the VALL-E-style comparison on a plain codec's (teacher: none).
+uslm_label() {
+    local teacher_kind
+    teacher_kind=$("${python}" scripts/utils/yaml_get.py "${expdir}/$1/config.yaml" teacher \
+        --default none)
+    if [ "${teacher_kind}" = none ]; then
+        echo "VALL-E-style ($1 tokens)"
+    else
+        echo "USLM ($1 tokens)"
+    fi
+}
+
+# The options of every SLMTokBench run (stages 8 and 11) besides its YAML and steps.
+bench_args=(--out_dir "${bench_dir}" --data_dir "${dumpdir}/raw/${slmtokbench_test_set}"
+            --train_data_dir "${dumpdir}/raw/${train_set}" --asr "${score_asr}"
+            --device "${infer_device}" --scorer_device "${infer_device}"
+            --sample_rate "${fs_hz}" --num_threads "${num_threads}" "${slmtokbench_arg_list[@]}")
+
+# tts_report_args: the option --report.extra of SLMTokBench and its value (one per line): a few
+# samples of each stage-11 test set whose decodings are all finished; nothing before that. The
+# value is JSON (a YAML flow list); labels and paths hold no quotes.
+tts_report_args() {
+    local dset tag decode section sections="" systems note
+    for dset in "${tts_test_set_list[@]}"; do
+        systems=""
+        for tag in "${uslm_tags[@]}"; do
+            decode=${expdir}/uslm_${tag}/decode_${dset}
+            [ -f "${decode}/.done" ] || continue 2
+            systems+="${systems:+, }{\"label\": \"$(uslm_label "${tag}")\","
+            systems+=" \"wav_scp\": \"${decode}/wav.scp\"}"
+        done
+        [ -n "${systems}" ] || continue
+        note="Each text spoken with a ${tts_prompt_seconds} s prompt cut from another utterance"
+        note+=" of the same speaker; WER and SIM in ${expdir}/uslm_results.md."
+        section="{\"title\": \"Zero-shot TTS samples: ${dset}\", \"note\": \"${note}\","
+        section+=" \"text\": \"${expdir}/tts/${dset}/text\","
+        section+=" \"prompt_scp\": \"${expdir}/tts/${dset}/prompt.scp\","
+        section+=" \"reference_scp\": \"${dumpdir}/raw/${dset}/wav.scp\","
+        section+=" \"systems\": [${systems}]}"
+        sections+="${sections:+, }${section}"
+    done
+    if [ -n "${sections}" ]; then
+        printf '%s\n' --report.extra "[${sections}]"
+    fi
+}
 
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
@@ -297,30 +532,7 @@ $(cat "${dumpdir}/raw/${train_set}/.done")"
         log "Stage 3: teacher features (layer ${teacher_layer}) of ${teacher_path}" \
             "-> ${teacher_feats_dir}/<set>/feats.scp for ${train_set} ${valid_set}"
         for dset in "${train_set}" "${valid_set}"; do
-            data=${dumpdir}/raw/${dset}
-            out=${teacher_feats_dir}/${dset}
-            num=$(num_jobs "${data}/wav.scp")
-            signature="teacher=${teacher_path} layer=${teacher_layer} nj=${num}
-$(file_stamps "${teacher_path}")
-$(cat "${data}/.done")"
-            if ! begin_step "${out}" "${signature}"; then
-                log "Stage 3: ${out} is up to date (${out}/.done)"
-                continue
-            fi
-            logdir=${expdir}/teacher_feats/${dset}/log
-            log "Stage 3: ${data} -> ${out}: ${num} jobs (logs: ${logdir}/dump.*.log)"
-            split_for_jobs "${python}" "${data}/wav.scp" "${num}" "${out}/split/wav.scp"
-            # Jobs finished by an interrupted run find their output complete and skip.
-            "${infer_cmd_args[@]}" JOB=1:"${num}" "${logdir}/dump.JOB.log" \
-                "${python}" -m sptok.bin.dump_teacher_feats --teacher "${teacher_path}" \
-                    --layer "${teacher_layer}" --device "${infer_device}" \
-                    --wav_scp "${out}/split/wav.scp.JOB" --out_prefix "${out}/feats.JOB"
-            merge_parts "${out}/feats.scp" "${out}/feats." .scp "${num}"
-            [ "$(wc -l < "${out}/feats.scp")" -eq "$(wc -l < "${data}/wav.scp")" ] \
-                || die "${out}/feats.scp and ${data}/wav.scp differ in length (see ${logdir})"
-            rm -rf "${out}/split"
-            end_step "${out}" "${signature}"
-            log "Stage 3: wrote ${out}/feats.scp"
+            dump_teacher_feats "Stage 3" "${dset}"
         done
     fi
 fi
@@ -363,45 +575,12 @@ print(next(iter(iter_feats(sys.argv[1])))[1].shape[1])' "${teacher_feats_dir}/${
             inputs+="
 $(cat "${teacher_feats_dir}/${train_set}/.done" "${teacher_feats_dir}/${valid_set}/.done")"
         fi
-        if [ "${ngpu}" -ge 1 ]; then
-            args+=(--device cuda)
-        else
-            args+=(--device cpu)
-        fi
-        args+=("${tokenizer_arg_list[@]}")
+        args+=(--device "$(train_device)" "${tokenizer_arg_list[@]}")
         signature="train ${args[*]}
 $(checksums "${config}")
 ${inputs}"
-        if is_done "${dir}/.done" "${signature}"; then
-            log "Stage 4: ${dir} is up to date (${dir}/.done)"
-            continue
-        fi
-        if [ -f "${dir}/.done" ]; then
-            log "Stage 4: ${dir} was trained with other options or data: training goes on from" \
-                "its checkpoint.pt (delete ${dir} to start afresh)"
-        fi
-        rm -f "${dir}/.done"
-        mkdir -p "${dir}"
-        if [ "${ngpu}" -ge 1 ]; then
-            devices="${ngpu} GPUs"
-        else
-            devices="CPU, ${num_threads} threads"
-        fi
-        log "Stage 4: train ${config} -> ${dir} (${devices}; log: ${dir}/train.log)"
-        if [ "${ngpu}" -gt 1 ]; then
-            # torchrun (python -m torch.distributed.run): one process per GPU on this node.
-            "${cuda_cmd_args[@]}" --gpu "${ngpu}" --num_threads "${num_threads}" "${dir}/train.log" \
-                "${python}" -m torch.distributed.run --standalone --nproc_per_node "${ngpu}" \
-                    -m sptok.bin.train "${args[@]}"
-        elif [ "${ngpu}" -eq 1 ]; then
-            "${cuda_cmd_args[@]}" --gpu 1 --num_threads "${num_threads}" "${dir}/train.log" \
-                "${python}" -m sptok.bin.train "${args[@]}"
-        else
-            "${train_cmd_args[@]}" --num_threads "${num_threads}" "${dir}/train.log" \
-                "${python}" -m sptok.bin.train "${args[@]}"
-        fi
-        mark_done "${dir}/.done" "${signature}"
-        log "Stage 4: finished ${dir}"
+        log "Stage 4: ${config} -> ${dir}"
+        train_step "Stage 4" "${dir}" "${signature}" "${args[@]}"
     done
 fi
 
@@ -478,21 +657,6 @@ fi
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ] && [ ${#tokenizer_tags[@]} -gt 0 ]; then
     log "Stage 7: codec scoring (${score_metrics}; ASR ${score_asr}) -> ${expdir}/codec_results.md"
-    score_device_args=(--device "${infer_device}" --asr "${score_asr}" "${score_arg_list[@]}")
-    # score DIR SIGNATURE TAG score_audio-options...: one scoring job into DIR, unless done.
-    score() {
-        local dir=$1 signature=$2 tag=$3
-        shift 3
-        if ! begin_step "${dir}" "${signature}"; then
-            log "Stage 7: ${dir} is up to date (${dir}/.done)"
-            return 0
-        fi
-        log "Stage 7: scoring ${tag} -> ${dir} (log: ${dir}/log/score.log)"
-        "${infer_cmd_args[@]}" --num_threads "${num_threads}" "${dir}/log/score.log" \
-            "${python}" -m sptok.bin.score_audio --out_dir "${dir}" --tag "${tag}" \
-                "${score_device_args[@]}" "$@"
-        end_step "${dir}" "${signature}"
-    }
     # The ground truth's text metrics: the ASR on the original audio.
     text_metrics=$(tr ',' '\n' <<< "${score_metrics}" | grep -Ex 'wer|cer' | paste -sd, -) || true
     collect_args=()
@@ -501,7 +665,7 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ] && [ ${#tokenizer_tags[@]} 
         require_done "${data}" "stage 2"
         if [ -n "${text_metrics}" ]; then
             dir=${expdir}/score_ground_truth/${dset}
-            score "${dir}" "metrics=${text_metrics} ${score_device_args[*]}
+            score_job "Stage 7" "${dir}" "metrics=${text_metrics} ${score_options}
 $(cat "${data}/.done")" "ground truth" \
                 --hyp_scp "${data}/wav.scp" --text "${data}/text" --metrics "${text_metrics}"
             collect_args+=(--score "${dset}" "ground truth" "${dir}/summary.yaml")
@@ -510,7 +674,7 @@ $(cat "${data}/.done")" "ground truth" \
             for levels in "${resynth_level_list[@]}"; do
                 resynth=${expdir}/${tag}/resynth/rvq${levels/:/-}/${dset}
                 require_done "${resynth}" "stage 6"
-                score "${resynth}/score" "metrics=${score_metrics} ${score_device_args[*]}
+                score_job "Stage 7" "${resynth}/score" "metrics=${score_metrics} ${score_options}
 $(cat "${resynth}/.done")
 $(cat "${data}/.done")" "${tag} RVQ-${levels}" \
                     --hyp_scp "${resynth}/wav.scp" --ref_scp "${data}/wav.scp" \
@@ -536,6 +700,285 @@ $(cat "${data}/.done")" "${tag} RVQ-${levels}" \
     "${python}" scripts/codec/collect_results.py --out "${expdir}/codec_results.md" \
         "${collect_args[@]}" >&2
     log "Stage 7: wrote ${expdir}/codec_results.md"
+fi
+
+
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ] && [ -z "${slmtokbench_config}" ]; then
+    log "Stage 8: skipped: no --slmtokbench_config (SLMTokBench YAML)"
+fi
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ] && [ -n "${slmtokbench_config}" ]; then
+    log "Stage 8: SLMTokBench of ${tokenizer_tags[*]:-no tokenizer}${teacher_path:+ and ${units_name}}" \
+        "on ${dumpdir}/raw/${slmtokbench_test_set} -> ${bench_dir}"
+    for dset in "${train_set}" "${slmtokbench_test_set}"; do
+        require_done "${dumpdir}/raw/${dset}" "stage 2"
+    done
+    make_args=(--config "${slmtokbench_config}" --out "${bench_dir}/bench.yaml")
+    inputs="$(checksums "${slmtokbench_config}")
+$(cat "${dumpdir}/raw/${train_set}/.done" "${dumpdir}/raw/${slmtokbench_test_set}/.done")"
+    for tag in "${tokenizer_tags[@]}"; do
+        require_done "${expdir}/${tag}" "stage 4 (training of ${tag})"
+        make_args+=(--codec "${tag}" "${expdir}/${tag}")
+        inputs+="
+$(cat "${expdir}/${tag}/.done")"
+    done
+    vocoder_args=()
+    if [ -n "${teacher_path}" ]; then
+        # HuBERT units: k-means of the teacher features of stage 3, and of the test set here.
+        require_done "${teacher_feats_dir}/${train_set}" "stage 3"
+        dump_teacher_feats "Stage 8" "${slmtokbench_test_set}"
+        make_args+=(--units "${units_name}" "${teacher_feats_dir}/${train_set}/feats.scp"
+                    "${teacher_feats_dir}/${slmtokbench_test_set}/feats.scp"
+                    --teacher "${teacher_path}" --layer "${teacher_layer}")
+        inputs+="
+$(cat "${teacher_feats_dir}/${train_set}/.done" "${teacher_feats_dir}/${slmtokbench_test_set}/.done")"
+        if [ -n "${unit_vocoder_config}" ]; then
+            require_done "${dumpdir}/raw/${valid_set}" "stage 2"
+            make_args+=(--vocoder "${vocoder_dir}")
+            # The codec task with the frozen teacher and the benchmark's k-means (a copy in the
+            # vocoder's directory) as encoder and quantizer (sptok.slmtokbench.unit_vocoder).
+            vocoder_args=(--config "${unit_vocoder_config}" --output_dir "${vocoder_dir}"
+                          --train_data_dir "${dumpdir}/raw/${train_set}"
+                          --valid_data_dir "${dumpdir}/raw/${valid_set}"
+                          --encoder_conf.teacher "${teacher_path}"
+                          --encoder_conf.layer "${teacher_layer}"
+                          --quantizer_conf.kmeans "${vocoder_dir}/kmeans.pt"
+                          --device "$(train_device)" "${unit_vocoder_arg_list[@]}")
+            inputs+="
+unit vocoder: ${vocoder_args[*]}
+$(checksums "${unit_vocoder_config}")
+$(cat "${dumpdir}/raw/${valid_set}/.done")"
+        fi
+    fi
+    # Results of other options or inputs are not mixed with these: the benchmark starts afresh.
+    signature="slmtokbench ${bench_args[*]}
+make_config ${make_args[*]}
+${inputs}"
+    if begin_step "${bench_dir}" "${signature}"; then
+        "${python}" scripts/slmtokbench/make_config.py "${make_args[@]}" \
+            || die "--slmtokbench_config ${slmtokbench_config}: see the error above"
+        if [ ${#vocoder_args[@]} -gt 0 ]; then
+            log "Stage 8: k-means units and tokens (log: ${bench_dir}/log/tokens.log)"
+            "${infer_cmd_args[@]}" --num_threads "${num_threads}" "${bench_dir}/log/tokens.log" \
+                "${python}" -m sptok.bin.slmtokbench --config "${bench_dir}/bench.yaml" \
+                    --steps tokens "${bench_args[@]}"
+            # The units by their centroids: a refit of the same k-means writes other file bytes.
+            kmeans_sum=$("${python}" -c 'import hashlib, sys
+from sptok.slmtokbench.units import load_kmeans
+state = load_kmeans(sys.argv[1])[0].state_dict()
+print(hashlib.sha1(b"".join(state[k].numpy().tobytes() for k in sorted(state))).hexdigest())' \
+                "${bench_dir}/tokens/${units_name}/kmeans.pt")
+            vocoder_signature="train ${vocoder_args[*]}
+$(checksums "${unit_vocoder_config}")
+units ${kmeans_sum}
+$(cat "${dumpdir}/raw/${train_set}/.done" "${dumpdir}/raw/${valid_set}/.done")"
+            # Its checkpoint holds the units it decodes: other units start afresh.
+            if [ -f "${vocoder_dir}/units.sha1" ] \
+                && [ "$(cat "${vocoder_dir}/units.sha1")" != "${kmeans_sum}" ]; then
+                log "Stage 8: ${vocoder_dir} was trained on other units: starting afresh"
+                rm -rf "${vocoder_dir}"
+            fi
+            if [ ! -f "${vocoder_dir}/units.sha1" ]; then
+                mkdir -p "${vocoder_dir}"
+                cp "${bench_dir}/tokens/${units_name}/kmeans.pt" "${vocoder_dir}/kmeans.pt"
+                echo "${kmeans_sum}" > "${vocoder_dir}/units.sha1"
+            fi
+            log "Stage 8: unit vocoder ${unit_vocoder_config} -> ${vocoder_dir}"
+            train_step "Stage 8" "${vocoder_dir}" "${vocoder_signature}" "${vocoder_args[@]}"
+        fi
+        mapfile -t report_args < <(tts_report_args)
+        log "Stage 8: benchmark (log: ${bench_dir}/log/bench.log)"
+        "${infer_cmd_args[@]}" --num_threads "${num_threads}" "${bench_dir}/log/bench.log" \
+            "${python}" -m sptok.bin.slmtokbench --config "${bench_dir}/bench.yaml" \
+                "${bench_args[@]}" "${report_args[@]}"
+        end_step "${bench_dir}" "${signature}"
+    else
+        log "Stage 8: ${bench_dir} is up to date (${bench_dir}/.done)"
+    fi
+    log "Stage 8: wrote ${bench_dir}/results.md and ${bench_dir}/report/report.html"
+fi
+
+
+if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 9 ] && [ -z "${uslm_config}" ]; then
+    log "Stages 9-11: skipped: no --uslm_config (USLM training YAML)"
+fi
+if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 9 ] && [ -n "${uslm_config}" ]; then
+    # The text front end of the USLM config (with the options of this run) tokenises stage 9.
+    uslm_resolved=$("${python}" -m sptok.bin.train --config "${uslm_config}" \
+        "${uslm_arg_list[@]}" --print_config) \
+        || die "--uslm_config ${uslm_config} with options '${uslm_arg_list[*]}': not a valid" \
+            "config (see above)"
+    uslm_get() {
+        "${python}" scripts/utils/yaml_get.py - "$1" <<< "${uslm_resolved}"
+    }
+    [ "$(uslm_get task)" = uslm ] \
+        || die "--uslm_config ${uslm_config}: task is '$(uslm_get task)', not uslm"
+    token_type=$(uslm_get token_type)
+    text_dir=${dumpdir}/${token_type}
+    word_sep=$(uslm_get tokenizer_conf.word_sep)
+    text_args=(--token_type "${token_type}" --cleaner "$(uslm_get tokenizer_conf.cleaner)"
+               --punctuation "$(uslm_get tokenizer_conf.punctuation)"
+               --stress "$(uslm_get tokenizer_conf.stress)"
+               --word_sep "${word_sep/#null/none}")
+    if [ "${token_type}" = bpe ]; then
+        bpe_model=$(uslm_get bpe_model)
+        if [ "${bpe_model}" = null ] || [ ! -f "${bpe_model}" ]; then
+            die "--uslm_config ${uslm_config}: token_type bpe needs bpe_model (a sentencepiece" \
+                "model file; got ${bpe_model})"
+        fi
+        text_args+=(--bpe_model "${bpe_model}")
+    fi
+    text_args+=("${tokenize_text_arg_list[@]}")
+    # Training and validation text, and the text of the TTS test sets (checked against the list).
+    text_sets=("${train_set}" "${valid_set}")
+    for dset in "${tts_test_set_list[@]}"; do
+        in_list "${dset}" "${text_sets[@]}" || text_sets+=("${dset}")
+    done
+fi
+
+
+if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ] && [ -n "${uslm_config}" ]; then
+    log "Stage 9: text tokenisation (${token_type}) -> ${text_dir}/<set>/text for ${text_sets[*]}"
+    signature="tokenize_text ${text_args[*]}"
+    for dset in "${text_sets[@]}"; do
+        require_done "${dumpdir}/raw/${dset}" "stage 2"
+        signature+="
+$(cat "${dumpdir}/raw/${dset}/.done")"
+    done
+    if begin_step "${text_dir}" "${signature}"; then
+        for dset in "${text_sets[@]}"; do
+            # The training set writes the token list, the others are checked against it.
+            if [ "${dset}" = "${train_set}" ]; then
+                list_args=(--write_token_list "${text_dir}/tokens.txt")
+            else
+                list_args=(--token_list "${text_dir}/tokens.txt")
+            fi
+            mkdir -p "${text_dir}/${dset}"
+            "${train_cmd_args[@]}" "${expdir}/tokenize_text/log/${dset}.log" \
+                "${python}" -m sptok.bin.tokenize_text --in_text "${dumpdir}/raw/${dset}/text" \
+                    --out_text "${text_dir}/${dset}/text" "${text_args[@]}" "${list_args[@]}"
+        done
+        end_step "${text_dir}" "${signature}"
+        log "Stage 9: wrote ${text_dir}/tokens.txt ($(wc -l < "${text_dir}/tokens.txt") symbols)"
+    else
+        log "Stage 9: ${text_dir} is up to date (${text_dir}/.done)"
+    fi
+fi
+
+
+if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ] && [ -n "${uslm_config}" ]; then
+    log "Stage 10: USLM training (${uslm_config}) on the codes of ${uslm_tags[*]}" \
+        "-> ${expdir}/uslm_<tag>"
+    require_done "${text_dir}" "stage 9"
+    for tag in "${uslm_tags[@]}"; do
+        dir=${expdir}/uslm_${tag}
+        codes=${dumpdir}/codes/${tag}
+        inputs="$(cat "${text_dir}/.done")"
+        for dset in "${train_set}" "${valid_set}"; do
+            require_done "${codes}/${dset}" "stage 5"
+            inputs+="
+$(cat "${codes}/${dset}/.done")"
+        done
+        # The models predict the codec's codes: its codebook size and number of levels.
+        codec_config=${expdir}/${tag}/config.yaml
+        args=(--config "${uslm_config}" --output_dir "${dir}"
+              --token_list "${text_dir}/tokens.txt"
+              --train_text "${text_dir}/${train_set}/text"
+              --valid_text "${text_dir}/${valid_set}/text"
+              --train_codes "${codes}/${train_set}/codes.scp"
+              --valid_codes "${codes}/${valid_set}/codes.scp"
+              --codebook_size "$("${python}" scripts/utils/yaml_get.py "${codec_config}" \
+                  quantizer_conf.codebook_size)"
+              --n_q "$("${python}" scripts/utils/yaml_get.py "${codec_config}" quantizer_conf.n_q)"
+              --device "$(train_device)" "${uslm_arg_list[@]}")
+        signature="train ${args[*]}
+$(checksums "${uslm_config}")
+${inputs}"
+        log "Stage 10: $(uslm_label "${tag}"): ${uslm_config} on ${codes} -> ${dir}"
+        train_step "Stage 10" "${dir}" "${signature}" "${args[@]}"
+    done
+fi
+
+
+if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ] && [ -n "${uslm_config}" ]; then
+    log "Stage 11: zero-shot TTS of ${tts_test_set_list[*]} by ${uslm_tags[*]/#/uslm_}" \
+        "(${tts_prompt_seconds} s prompts) -> ${expdir}/uslm_results.md"
+    for tag in "${uslm_tags[@]}"; do
+        require_done "${expdir}/${tag}" "stage 4 (training of ${tag})"
+        require_done "${expdir}/uslm_${tag}" "stage 10 (USLM training on ${tag})"
+    done
+    collect_args=()
+    for dset in "${tts_test_set_list[@]}"; do
+        data=${dumpdir}/raw/${dset}
+        list_dir=${expdir}/tts/${dset}
+        require_done "${data}" "stage 2"
+        # One decode list for every system: the same prompts (another utterance of the
+        # speaker, seeded), and the ground truth scored against them.
+        signature="prompt_seconds=${tts_prompt_seconds} ${tts_arg_list[*]}
+$(cat "${data}/.done")"
+        if begin_step "${list_dir}" "${signature}"; then
+            log "Stage 11: decode list and ${tts_prompt_seconds} s prompts of ${data} -> ${list_dir}"
+            "${train_cmd_args[@]}" "${list_dir}/log/list.log" \
+                "${python}" -m sptok.bin.tts --data_dir "${data}" --out_dir "${list_dir}" \
+                    --list_only true --sample_rate "${fs_hz}" \
+                    --prompt_seconds "${tts_prompt_seconds}" "${tts_arg_list[@]}"
+            "${python}" -m sptok.bin.filter_scp --keys "${list_dir}/text" "${data}/wav.scp" \
+                "${list_dir}/wav_ground_truth.scp"
+            end_step "${list_dir}" "${signature}"
+        else
+            log "Stage 11: ${list_dir} is up to date (${list_dir}/.done)"
+        fi
+        score_job "Stage 11" "${list_dir}/score_ground_truth" "metrics=wer,spk_sim ${score_options}
+$(cat "${list_dir}/.done")" "ground truth" \
+            --hyp_scp "${list_dir}/wav_ground_truth.scp" --text "${list_dir}/text" \
+            --spk_ref_scp "${list_dir}/prompt.scp" --metrics wer,spk_sim
+        collect_args+=(--score "${dset}" "ground truth" "${list_dir}/score_ground_truth/summary.yaml")
+
+        for tag in "${uslm_tags[@]}"; do
+            model=${expdir}/uslm_${tag}
+            out=${model}/decode_${dset}
+            num=$(num_jobs "${list_dir}/decode_list.tsv")
+            signature="tts ${tts_arg_list[*]} nj=${num}
+$(cat "${model}/.done")
+$(cat "${expdir}/${tag}/.done")
+$(cat "${list_dir}/.done")"
+            if begin_step "${out}" "${signature}"; then
+                log "Stage 11: ${model} + ${expdir}/${tag} speak ${list_dir}/decode_list.tsv" \
+                    "-> ${out}: ${num} jobs (logs: ${out}/log/tts.*.log)"
+                split_for_jobs "${python}" "${list_dir}/decode_list.tsv" "${num}" \
+                    "${out}/split/decode_list.tsv"
+                "${infer_cmd_args[@]}" --num_threads "${num_threads}" JOB=1:"${num}" \
+                    "${out}/log/tts.JOB.log" \
+                    "${python}" -m sptok.bin.tts --uslm_exp "${model}" --codec "${expdir}/${tag}" \
+                        --device "${infer_device}" --batch_file "${out}/split/decode_list.tsv.JOB" \
+                        --out_dir "${out}" --out_scp "${out}/split/wav.scp.JOB" "${tts_arg_list[@]}"
+                merge_parts "${out}/wav.scp" "${out}/split/wav.scp." "" "${num}"
+                [ "$(wc -l < "${out}/wav.scp")" -eq "$(wc -l < "${list_dir}/decode_list.tsv")" ] \
+                    || die "${out}/wav.scp and ${list_dir}/decode_list.tsv differ in length" \
+                        "(see ${out}/log)"
+                rm -rf "${out}/split"
+                end_step "${out}" "${signature}"
+            else
+                log "Stage 11: ${out} is up to date (${out}/.done)"
+            fi
+            label=$(uslm_label "${tag}")
+            score_job "Stage 11" "${out}/score" "metrics=wer,spk_sim ${score_options}
+$(cat "${out}/.done")" "${label}" \
+                --hyp_scp "${out}/wav.scp" --text "${list_dir}/text" \
+                --spk_ref_scp "${list_dir}/prompt.scp" --metrics wer,spk_sim
+            collect_args+=(--score "${dset}" "${label}" "${out}/score/summary.yaml")
+        done
+    done
+    "${python}" scripts/uslm/collect_results.py --out "${expdir}/uslm_results.md" \
+        --prompt_seconds "${tts_prompt_seconds}" "${collect_args[@]}" >&2
+    log "Stage 11: wrote ${expdir}/uslm_results.md"
+    # A few samples join the SLMTokBench report (its report step only: the rest is cached).
+    if [ -f "${bench_dir}/.done" ]; then
+        mapfile -t report_args < <(tts_report_args)
+        log "Stage 11: TTS samples -> ${bench_dir}/report/report.html (log: ${bench_dir}/log/report.log)"
+        "${infer_cmd_args[@]}" "${bench_dir}/log/report.log" \
+            "${python}" -m sptok.bin.slmtokbench --config "${bench_dir}/bench.yaml" \
+                --steps report "${bench_args[@]}" "${report_args[@]}"
+    fi
 fi
 
 log "Successfully finished. [elapsed=${SECONDS}s]"

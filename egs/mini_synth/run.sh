@@ -10,6 +10,9 @@ valid_set=dev
 test_sets="test test_unseen"   # test_unseen: voices absent from train
 # SpeechTokenizer and its no-distillation baseline; the teacher is a small HuBERT trained here.
 tokenizer_configs="conf/train_speechtokenizer.yaml conf/train_baseline.yaml"
+# USLM on each codec's tokens: on SpeechTokenizer's it is USLM, on the baseline's the VALL-E-style
+# comparison; zero-shot TTS on the unseen voices.
+uslm_codec_tags="speechtokenizer baseline"
 
 ./sptok.sh \
     --train_set "${train_set}" \
@@ -25,4 +28,10 @@ tokenizer_configs="conf/train_speechtokenizer.yaml conf/train_baseline.yaml"
     --tokenizer_configs "${tokenizer_configs}" \
     --num_threads 2 \
     --score_asr whisper_tiny \
+    --slmtokbench_config conf/slmtokbench.yaml \
+    --slmtokbench_test_set test_unseen \
+    --unit_vocoder_config conf/train_unit_vocoder.yaml \
+    --uslm_config conf/train_uslm.yaml \
+    --uslm_codec_tags "${uslm_codec_tags}" \
+    --tts_test_sets test_unseen \
     "$@"

@@ -41,7 +41,7 @@ import torch
 from sptok.data.ark import CodesReader, CodesWriter
 from sptok.data.audio import audio_file_info, is_pipe
 from sptok.data.errors import DataError
-from sptok.data.kaldi_dir import read_kv_file, read_utt2num_samples, write_kv_file
+from sptok.data.kaldi_dir import c_sort_key, read_kv_file, read_utt2num_samples, write_kv_file
 from sptok.slmtokbench import bench_config
 from sptok.slmtokbench.bench_config import Row, Source, rows_of
 from sptok.slmtokbench.disentangle import (VCPair, make_pairs, run_projection,
@@ -49,8 +49,8 @@ from sptok.slmtokbench.disentangle import (VCPair, make_pairs, run_projection,
 from sptok.slmtokbench.preservation import (CodecResynthesis, EvalSet, GroundTruth, ScorerSet,
                                             batches, encode_batch, load_codec, read_summary,
                                             run_preservation)
-from sptok.slmtokbench.report import (BenchRow, Clip, Example, Projection, ReportData, VCRow,
-                                      write_html_report, write_markdown)
+from sptok.slmtokbench.report import (AudioSection, BenchRow, Clip, Example, Projection,
+                                      ReportData, VCRow, write_html_report, write_markdown)
 from sptok.slmtokbench.text_alignment import run_text_alignment
 from sptok.slmtokbench.token_sources import TokenStream, load_codebooks, parse_levels
 from sptok.slmtokbench.units import fit_units, load_kmeans, save_kmeans, write_units
@@ -523,6 +523,7 @@ class Bench:
                                                summary["speaker_nn_accuracy"],
                                                summary["method"]))
         data.examples = self.examples()
+        data.sections = self.extra_sections()
         data.notes = self.notes()
         scorers = results["scorers"]
         data.settings = {"test set": f"{self.config['data_dir']} ({len(self.test.keys)} "
@@ -588,6 +589,29 @@ class Bench:
                                                       table[pair.key]))
             examples.append(example)
         return examples
+
+    def extra_sections(self) -> List[AudioSection]:
+        """The audio sections of ``report.extra``: per utterance the prompt, the original and
+        each system's clip, for the first keys (C-sorted) that every system has."""
+        sections = []
+        for spec in self.config["report"]["extra"]:
+            tables = [read_kv_file(system["wav_scp"]) for system in spec["systems"]]
+            keys = set(tables[0]).intersection(*tables[1:])
+            texts = read_kv_file(spec["text"], allow_empty_value=True) if spec["text"] else {}
+            prompts = read_kv_file(spec["prompt_scp"]) if spec["prompt_scp"] else {}
+            references = read_kv_file(spec["reference_scp"]) if spec["reference_scp"] else {}
+            examples = []
+            for key in sorted(keys, key=c_sort_key)[:spec["examples"]]:
+                example = Example(key, texts.get(key, ""))
+                if key in prompts:
+                    example.clips.append(Clip("prompt", prompts[key]))
+                if key in references:
+                    example.clips.append(Clip("original", references[key]))
+                example.clips += [Clip(system["label"], table[key])
+                                  for system, table in zip(spec["systems"], tables)]
+                examples.append(example)
+            sections.append(AudioSection(spec["title"], examples, spec["note"]))
+        return sections
 
     def step_report(self) -> None:
         results = self.collect()

@@ -38,6 +38,14 @@ Source kinds and their keys:
   ``.npy`` / checkpoint holding RVQ codebooks, or ``learned``: the probe learns an embedding per
   id instead), optional ``codebook_prefix``; ``levels``; ``decoder`` (a codec that decodes them,
   for resynthesis and voice conversion; optional).
+
+``report.extra`` adds audio sections to the HTML report (:func:`parse_extra_sections`), e.g.
+the recipe's zero-shot TTS samples::
+
+    report:
+      extra:
+        - {title: Zero-shot TTS, text: exp/tts/test/text, prompt_scp: exp/tts/test/prompt.scp,
+           systems: [{label: USLM, wav_scp: exp/uslm_st/decode_test/wav.scp}], examples: 2}
 """
 from __future__ import annotations
 
@@ -106,7 +114,12 @@ PROJECTION_SCHEMA = ConfigSchema([
 REPORT_SCHEMA = ConfigSchema([
     Option("title", "SLMTokBench", "page and table title"),
     Option("examples", 3, "utterances played in the HTML report"),
+    Option("extra", [], "more audio sections of the HTML report, e.g. zero-shot TTS samples: "
+                        "[{title, systems: [{label, wav_scp}], text, prompt_scp, reference_scp, "
+                        "examples, note}] (see parse_extra_sections)", type=list),
 ])
+EXTRA_SECTION_KEYS = ("title", "note", "examples", "text", "prompt_scp", "reference_scp",
+                      "systems")
 
 _COMMON_KEYS = ("name", "label", "kind")
 _KIND_KEYS = {
@@ -312,6 +325,58 @@ def parse_source(spec: Any, index: int) -> Source:
     return source
 
 
+def parse_extra_sections(value: Any) -> List[Dict[str, Any]]:
+    """``report.extra``, checked: audio sections the HTML report adds after its examples.
+
+    Each section is a mapping with ``title``, ``systems`` (a list of ``{label, wav_scp}``: the
+    clips compared, one wav.scp each) and optionally ``text`` (key -> transcript), ``prompt_scp``
+    (key -> the prompt the system was given, played first), ``reference_scp`` (key -> the
+    original recording), ``examples`` (utterances shown, default 3: the first keys, C-sorted,
+    that every system has) and ``note``. Every file must exist.
+
+    Raises:
+        ConfigError: naming ``report.extra[i]`` and the key at fault.
+    """
+    if not isinstance(value, list):
+        raise ConfigError(f"report.extra: a list of sections, got {value!r}")
+    sections = []
+    for index, spec in enumerate(value):
+        where = f"report.extra[{index}]"
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"{where}: a mapping with title and systems, got {spec!r}")
+        unknown = sorted(set(spec) - set(EXTRA_SECTION_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {unknown}; known: "
+                              f"{list(EXTRA_SECTION_KEYS)}")
+        if not isinstance(spec.get("title"), str) or not spec["title"].strip():
+            raise ConfigError(f"{where}: title (the section heading) is required")
+        examples = spec.get("examples", 3)
+        if not isinstance(examples, int) or isinstance(examples, bool) or examples < 1:
+            raise ConfigError(f"{where}: examples must be a positive integer, got {examples!r}")
+        section: Dict[str, Any] = {"title": spec["title"], "note": str(spec.get("note") or ""),
+                                   "examples": examples}
+        for key in ("text", "prompt_scp", "reference_scp"):
+            path = spec.get(key)
+            if path is not None and not (isinstance(path, str) and Path(path).is_file()):
+                raise ConfigError(f"{where}: {key} '{path}' not found")
+            section[key] = path
+        systems = spec.get("systems")
+        if not isinstance(systems, list) or not systems:
+            raise ConfigError(f"{where}: systems must be a non-empty list of {{label, wav_scp}}")
+        section["systems"] = []
+        for number, system in enumerate(systems):
+            if not isinstance(system, Mapping) or set(system) != {"label", "wav_scp"}:
+                raise ConfigError(f"{where}.systems[{number}]: a mapping with exactly label and "
+                                  f"wav_scp, got {system!r}")
+            if not Path(str(system["wav_scp"])).is_file():
+                raise ConfigError(f"{where}.systems[{number}]: wav_scp '{system['wav_scp']}' "
+                                  f"not found")
+            section["systems"].append({"label": str(system["label"]),
+                                       "wav_scp": str(system["wav_scp"])})
+        sections.append(section)
+    return sections
+
+
 def resolve(file_config: Optional[Mapping[str, Any]], overrides=(),
             source: str = "<config>") -> Dict[str, Any]:
     """The whole benchmark config: defaults <- file <- overrides, every section checked."""
@@ -324,6 +389,7 @@ def resolve(file_config: Optional[Mapping[str, Any]], overrides=(),
         config["projection"] = PROJECTION_SCHEMA.resolve(config["projection"],
                                                          source="projection")
         config["report"] = REPORT_SCHEMA.resolve(config["report"], source="report")
+        config["report"]["extra"] = parse_extra_sections(config["report"]["extra"])
         ks = config["voice_conversion"]["k"]
         if not ks or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1
                              for k in ks):
@@ -362,4 +428,4 @@ def rows_of(source: Source, n_q: Optional[int] = None) -> List[Row]:
 
 
 __all__ = ["SOURCE_KINDS", "OPTIONS", "SCHEMA", "Source", "Row", "parse_source",
-           "read_codes_info", "resolve", "parsed_sources", "rows_of"]
+           "parse_extra_sections", "read_codes_info", "resolve", "parsed_sources", "rows_of"]

@@ -1,6 +1,7 @@
 """SLMTokBench report: the paper's table (tokens | MI | WER text-align | WER resynth | SIM) with
 our extra columns STOI and PESQ, the voice-conversion table, the projection plots, and a static
-HTML page with spectrograms and audio players of a few utterances.
+HTML page with spectrograms and audio players of a few utterances (and of extra audio sections,
+e.g. a recipe's zero-shot TTS samples: :class:`AudioSection`).
 
 :class:`ReportData` holds the numbers and file paths; :func:`render_markdown` makes the Markdown
 and :func:`write_html_report` a self-contained folder::
@@ -113,6 +114,15 @@ class Example:
 
 
 @dataclass
+class AudioSection:
+    """More examples under a heading of their own (e.g. zero-shot TTS samples)."""
+
+    title: str
+    examples: List[Example] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
 class ReportData:
     """Everything the report shows."""
 
@@ -124,6 +134,7 @@ class ReportData:
     notes: List[str] = field(default_factory=list)
     settings: Dict[str, Any] = field(default_factory=dict)
     sample_rate: int = 16000
+    sections: List[AudioSection] = field(default_factory=list)
 
 
 def fmt(value: Optional[float], digits: int) -> str:
@@ -170,6 +181,12 @@ def render_markdown(data: ReportData) -> str:
                   "\nMean-pooled codebook vectors per utterance; leave-one-out nearest-"
                   "neighbour speaker accuracy (cosine). Plots: "
                   + ", ".join(str(p.image) for p in data.projections) + "\n"]
+    for section in data.sections:
+        parts.append(f"\n## {section.title}\n\n")
+        if section.note:
+            parts.append(f"{section.note}\n\n")
+        parts.append(f"Audio of {len(section.examples)} utterance(s) in report/report.html: "
+                     + ", ".join(e.key for e in section.examples) + "\n")
     if data.notes:
         parts += ["\n## Notes\n\n", "".join(f"- {note}\n" for note in data.notes)]
     parts += ["\n## Paper (LibriSpeech; Whisper medium.en, WavLM speaker verification)\n\n",
@@ -234,13 +251,16 @@ def _settings_html(settings: Mapping[str, Any]) -> str:
     return f"<h2>Settings</h2><ul>{items}</ul>"
 
 
-def _examples_html(data: ReportData, report_dir: Path) -> str:
+def _examples_html(data: ReportData, report_dir: Path, examples: Sequence[Example],
+                   prefix: str = "") -> str:
+    """The examples' spectrograms and players; their files are named ``<prefix><index>_...``
+    (distinct prefixes keep the files of different sections apart)."""
     parts = []
-    for index, example in enumerate(data.examples):
+    for index, example in enumerate(examples):
         clips = []
         for clip in example.clips:
             wav = load_audio(clip.wav, data.sample_rate, key=example.key)
-            name = f"{index:02d}_{slug(example.key)}_{slug(clip.label)}"
+            name = f"{prefix}{index:02d}_{slug(example.key)}_{slug(clip.label)}"
             save_audio(report_dir / "audio" / f"{name}.wav", wav, data.sample_rate)
             spectrogram_png(wav, data.sample_rate, report_dir / "images" / f"{name}.png",
                             clip.label)
@@ -289,7 +309,12 @@ def write_html_report(data: ReportData, report_dir: PathLike) -> Path:
                         f"{report_html.esc(projection.label)} ({projection.method.upper()}): "
                         f"{report_html.esc(accuracy)}</figcaption></figure>")
     if data.examples:
-        body += ["<h2>Examples</h2>", _examples_html(data, report_dir)]
+        body += ["<h2>Examples</h2>", _examples_html(data, report_dir, data.examples)]
+    for number, section in enumerate(data.sections, 1):
+        body.append(f"<h2>{report_html.esc(section.title)}</h2>")
+        if section.note:
+            body.append(f'<p class="note">{report_html.esc(section.note)}</p>')
+        body.append(_examples_html(data, report_dir, section.examples, f"s{number}_"))
     if data.notes:
         body.append("<h2>Notes</h2><ul>" + "".join(f"<li>{report_html.esc(n)}</li>"
                                                    for n in data.notes) + "</ul>")
@@ -308,5 +333,6 @@ def write_html_report(data: ReportData, report_dir: PathLike) -> Path:
 
 
 __all__ = ["BENCH_HEADINGS", "VC_HEADINGS", "PAPER_ROWS", "PAPER_VC_ROWS", "BenchRow", "VCRow",
-           "Projection", "Clip", "Example", "ReportData", "fmt", "markdown_table",
+           "Projection", "Clip", "Example", "AudioSection", "ReportData", "fmt",
+           "markdown_table",
            "render_markdown", "write_markdown", "spectrogram_png", "write_html_report"]

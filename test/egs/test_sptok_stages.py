@@ -1,6 +1,7 @@
 """egs/TEMPLATE/sptok.sh on a toy recipe: stage selection, outputs and resumability of stages 1-2,
-option checks and preconditions of the codec stages 3-7 (which run end to end in
-test_mini_synth.py), and the helper scripts of those stages."""
+option checks and preconditions of the codec stages 3-7 and of the SLMTokBench and USLM stages
+8-11 (all of which run end to end in test_mini_synth.py), and the helper scripts of those
+stages."""
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
+import yaml
 
 
 def read_table(path: Path) -> dict:
@@ -210,12 +212,41 @@ def test_missing_data_dir_is_reported(toy_recipe, run_recipe):
     (("--ngpu", "-1"), "--ngpu takes an integer >= 0"),
     (("--inference_nj", "0"), "--inference_nj takes an integer >= 1"),
     (("--mini_teacher_conf", "conf/nowhere.conf"), "--mini_teacher_conf conf/nowhere.conf: no such"),
+    (("--slmtokbench_config", "conf/no.yaml"), "--slmtokbench_config conf/no.yaml: no such file"),
+    (("--unit_vocoder_config", "conf/no.yaml"), "--unit_vocoder_config conf/no.yaml: no such file"),
+    (("--uslm_config", "conf/nowhere.yaml"), "--uslm_config conf/nowhere.yaml: no such file"),
+    (("--tts_prompt_seconds", "0"), "--tts_prompt_seconds takes a number of seconds > 0, got '0'"),
+    (("--tts_prompt_seconds", "3s"), "--tts_prompt_seconds takes a number of seconds > 0"),
 ])
 def test_codec_options_are_checked_first(toy_recipe, run_recipe, args, message):
     res = run_recipe(toy_recipe, *args)
     assert res.returncode != 0
     assert message in res.stderr
     assert "Stage 1" not in res.stderr  # nothing ran
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--slmtokbench_config", "conf/bench.yaml", "--slmtokbench_test_set", "dev"),
+     "--slmtokbench_test_set dev: not one of --test_sets (test)"),
+    (("--uslm_config", "conf/uslm.yaml", "--tts_test_sets", "test nowhere"),
+     "--tts_test_sets: nowhere is not one of --test_sets (test)"),
+    (("--uslm_config", "conf/uslm.yaml"),
+     "--uslm_config needs tokenizers: give --tokenizer_configs"),
+    (("--uslm_config", "conf/uslm.yaml", "--tokenizer_configs", "conf/train_st.yaml",
+      "--uslm_codec_tags", "st nope"),
+     "--uslm_codec_tags: nope is not a tag of --tokenizer_configs"),
+])
+def test_bench_and_uslm_options_are_checked_first(toy_recipe, run_recipe, repo_root, args,
+                                                  message):
+    for name in ("bench.yaml", "uslm.yaml", "train_st.yaml"):
+        (toy_recipe / "conf" / name).write_text("task: x\n")
+    res = run_recipe(toy_recipe, *args)
+    assert res.returncode != 0
+    assert message in res.stderr
+    assert "Stage 1" not in res.stderr  # nothing ran
+    # Runs of other stages do not check them: they may narrow --test_sets or the tokenizers.
+    res = run_recipe(toy_recipe, *args, "--stop_stage", "1")
+    assert res.returncode == 0, res.stderr
 
 
 def test_codec_stages_check_their_inputs(toy_recipe, run_recipe, repo_root):
@@ -240,6 +271,53 @@ def test_codec_stages_check_their_inputs(toy_recipe, run_recipe, repo_root):
     assert res.returncode != 0
     assert "exp/st is missing or incomplete: run stage 4 (training of st) first" in res.stderr
     assert not (toy_recipe / "exp" / "st").exists()
+
+
+def test_bench_and_uslm_stages_check_their_inputs(toy_recipe, run_recipe, repo_root):
+    conf = toy_recipe / "conf"
+    mini_conf = repo_root / "egs/mini_synth/conf"
+    shutil.copy(mini_conf / "train_speechtokenizer.yaml", conf / "train_st.yaml")
+    shutil.copy(mini_conf / "slmtokbench.yaml", conf / "bench.yaml")
+    shutil.copy(mini_conf / "train_uslm.yaml", conf / "uslm.yaml")
+    codec = ("--tokenizer_configs", "conf/train_st.yaml")
+    res = run_recipe(toy_recipe, "--stage", "8", "--slmtokbench_config", "conf/bench.yaml", *codec)
+    assert res.returncode != 0
+    assert "dump/raw/train is missing or incomplete: run stage 2 first" in res.stderr
+
+    assert run_recipe(toy_recipe, "--stop_stage", "2").returncode == 0
+    res = run_recipe(toy_recipe, "--stage", "8", "--slmtokbench_config", "conf/bench.yaml", *codec)
+    assert res.returncode != 0
+    assert "exp/st is missing or incomplete: run stage 4 (training of st) first" in res.stderr
+    assert not (toy_recipe / "exp" / "slmtokbench").exists()
+    # Without a YAML, stage 8 says why it does nothing; the same for stages 9-11.
+    res = run_recipe(toy_recipe, "--stage", "8", *codec)
+    assert res.returncode == 0, res.stderr
+    assert "Stage 8: skipped: no --slmtokbench_config" in res.stderr
+    assert "Stages 9-11: skipped: no --uslm_config" in res.stderr
+
+    # A YAML of another task is named.
+    (conf / "codec.yaml").write_text("task: codec\n")
+    res = run_recipe(toy_recipe, "--stage", "9", "--uslm_config", "conf/codec.yaml", *codec)
+    assert res.returncode != 0
+    assert "--uslm_config conf/codec.yaml: task is 'codec', not uslm" in res.stderr
+    # Stage 9 tokenises with the USLM config's front end: phonemes, one token list.
+    res = run_recipe(toy_recipe, "--stage", "9", "--stop_stage", "9", "--uslm_config",
+                     "conf/uslm.yaml", *codec)
+    assert res.returncode == 0, res.stderr
+    symbols = read_table(toy_recipe / "dump/phn/tokens.txt")
+    for name in ("train", "dev", "test"):
+        text = read_table(toy_recipe / "dump/phn" / name / "text")
+        assert text.keys() == read_table(toy_recipe / "dump/raw" / name / "text").keys()
+        assert all(token in symbols for line in text.values() for token in line.split())
+    assert "HH" in read_table(toy_recipe / "dump/phn/train/text")["spk1_a"].split()  # "hello"
+    # Later stages name the stage that makes their input.
+    res = run_recipe(toy_recipe, "--stage", "10", "--uslm_config", "conf/uslm.yaml", *codec)
+    assert res.returncode != 0
+    assert "dump/codes/st/train is missing or incomplete: run stage 5 first" in res.stderr
+    res = run_recipe(toy_recipe, "--stage", "11", "--uslm_config", "conf/uslm.yaml", *codec)
+    assert res.returncode != 0
+    assert "exp/st is missing or incomplete: run stage 4 (training of st) first" in res.stderr
+    assert not (toy_recipe / "exp" / "tts").exists()
 
 
 LIB_STEPS = r"""
@@ -314,3 +392,77 @@ def test_collect_results(template_dir, tmp_path):
                           "--out", str(out), "--score", "test", "x", str(bad)],
                          capture_output=True, text=True)
     assert res.returncode == 1 and "not a summary.yaml of sptok.bin.score_audio" in res.stderr
+
+
+def test_slmtokbench_make_config(template_dir, tmp_path):
+    """The recipe's sources (codecs, units) with the YAML's entries merged in by name."""
+    script = template_dir / "scripts/slmtokbench/make_config.py"
+    conf = tmp_path / "bench.yaml"
+    conf.write_text("max_utts: 5\nsources:\n"
+                    "  - {name: units, label: HuBERT k-means 50, num_units: 50}\n"
+                    "  - {name: st, label: SpeechTokenizer, role: main, levels: ['1', '1:4']}\n")
+    out = tmp_path / "out.yaml"
+
+    def make(*args):
+        return subprocess.run([sys.executable, str(script), "--config", str(conf), "--out",
+                               str(out), *args], capture_output=True, text=True)
+
+    res = make("--codec", "st", "exp/st", "--codec", "base", "exp/base",
+               "--units", "units", "f/train.scp", "f/test.scp", "--teacher", "exp/hubert",
+               "--layer", "avg", "--vocoder", "exp/vocoder")
+    assert res.returncode == 0, res.stderr
+    config = yaml.safe_load(out.read_text())
+    assert config["max_utts"] == 5
+    assert [s["name"] for s in config["sources"]] == ["units", "st", "base"]
+    units, st, base = config["sources"]
+    assert units == {"name": "units", "label": "HuBERT k-means 50", "kind": "units",
+                     "feats": {"train": "f/train.scp", "test": "f/test.scp"},
+                     "teacher": "exp/hubert", "layer": "avg", "vocoder": "exp/vocoder",
+                     "num_units": 50}
+    assert st == {"name": "st", "label": "SpeechTokenizer", "kind": "codec", "model": "exp/st",
+                  "role": "main", "levels": ["1", "1:4"]}
+    assert base == {"name": "base", "label": "base", "kind": "codec", "model": "exp/base"}
+
+    # A key the recipe sets, and a bad source, are named.
+    conf.write_text("sources:\n  - {name: st, model: elsewhere}\n")
+    res = make("--codec", "st", "exp/st")
+    assert res.returncode == 1 and "sources[0] (st): ['model'] are set by the recipe" in res.stderr
+    conf.write_text("sources:\n  - {name: st, role: boss}\n")
+    res = make("--codec", "st", "exp/st")
+    assert res.returncode == 1 and "role must be main or baseline" in res.stderr
+    conf.write_text("max_utts: 5\n")
+    res = make()
+    assert res.returncode == 1 and "no token source" in res.stderr
+
+
+def test_uslm_collect_results(template_dir, tmp_path):
+    def summary(name, wer, sim):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(json.dumps({"tag": name, "n_utt": 4, "scorers": {
+            "asr": "whisper_tiny", "spk_model": "resemblyzer"}, "metrics": {
+            "wer": {"value": wer}, "spk_sim": {"value": sim}}}))
+        return str(path)
+
+    out = tmp_path / "uslm_results.md"
+    script = template_dir / "scripts/uslm/collect_results.py"
+    res = subprocess.run(
+        [sys.executable, str(script), "--out", str(out), "--prompt_seconds", "3",
+         "--score", "test", "ground truth", summary("gt", 4.5, 0.9),
+         "--score", "test", "USLM (st tokens)", summary("st", 50.123, 0.61),
+         "--score", "test", "VALL-E-style (base tokens)", summary("base", 60.0, 0.55)],
+        capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    text = out.read_text()
+    assert res.stdout == text
+    assert "## test (4 utterances)" in text and "3 s prompt" in text
+    assert "(whisper_tiny)" in text and "(resemblyzer)" in text
+    assert "| system | WER (%) | SIM |\n|---|---:|---:|\n| ground truth | 4.50 | 0.900 |\n" \
+           "| USLM (st tokens) | 50.12 | 0.610 |\n| VALL-E-style (base tokens) | 60.00 | 0.550 |" \
+        in text
+    assert "| USLM (SpeechTokenizer tokens) | 6.5 | 0.84 | 3.63 | 3.45 |" in text  # the paper
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(json.dumps({"metrics": {"wer": {"value": 1.0}}}))
+    res = subprocess.run([sys.executable, str(script), "--out", str(out), "--score", "test", "x",
+                          str(bad)], capture_output=True, text=True)
+    assert res.returncode == 1 and "no spk_sim among its metrics" in res.stderr

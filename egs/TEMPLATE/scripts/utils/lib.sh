@@ -25,6 +25,16 @@ min() {
     echo "${m}"
 }
 
+# in_list WORD LIST...: true when WORD is one of LIST.
+in_list() {
+    local word=$1 item
+    shift
+    for item in "$@"; do
+        [ "${item}" != "${word}" ] || return 0
+    done
+    return 1
+}
+
 # Done markers make stages resumable: a step writes MARKER, holding the signature of what it
 # was made from (options, checksums of its inputs), as its last act. A re-run skips the step when
 # MARKER holds the same signature, and redoes it when the marker is missing (the step was
