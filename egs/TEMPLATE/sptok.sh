@@ -80,7 +80,8 @@ teacher_layer=avg     # teacher hidden state used as target: avg (mean of all la
 tokenizer_configs=    # training YAMLs (task: codec), space separated: one exp/<tag> each
 tokenizer_args=       # more options of sptok.bin.train for every config (--key value; no spaces in values)
 quick_tokenizer_args="--max_steps 4 --valid_interval 2 --save_interval 2 --log_interval 1 --batch_size 2 --valid_batch_size 2 --num_workers 0 --segment_seconds 0.5 --valid_segment_seconds 1.0 --encoder_conf.n_filters 4 --encoder_conf.dimension 32 --decoder_conf.n_filters 4 --quantizer_conf.codebook_size 16 --quantizer_conf.kmeans_iters 2 --scheduler_conf.warmup_steps 1 --model_conf.discriminator_warmup_steps 2"  # added with --quick true, before tokenizer_args
-ngpu=0                # GPUs per training (0: CPU; > 1: one DDP process per GPU through torchrun)
+ngpu=0                # GPUs per training and node (0: CPU; > 1: one DDP process per GPU through torchrun)
+num_nodes=1           # nodes per training (> 1: DDP across nodes, c10d rendezvous; slurm: srun per node; local backend: run on every node with SPTOK_RDZV_ENDPOINT=<first node>:<port>)
 num_threads=2         # CPU threads of each training and scoring job (1 with --quick true)
 
 # Token dump and resynthesis (stages 5-6)
@@ -146,6 +147,7 @@ check_positive_int nj "${nj}"
 check_positive_int num_threads "${num_threads}"
 check_positive_int inference_nj "${inference_nj}"
 [[ ${ngpu} =~ ^[0-9]+$ ]] || die "--ngpu takes an integer >= 0, got '${ngpu}'"
+check_positive_int num_nodes "${num_nodes}"
 [ -n "${train_set}" ] || die "--train_set is required"
 [ -n "${valid_set}" ] || die "--valid_set is required"
 read -r -a test_set_list <<< "${test_sets}"
@@ -299,7 +301,9 @@ teacher_path=${teacher}
 if [ -z "${teacher_path}" ] && "${train_mini_teacher}"; then
     teacher_path=${expdir}/mini_hubert
 fi
+# One directory per layer, so that configs distilled from different layers (avg, L9) coexist.
 teacher_feats_dir=${dumpdir}/teacher_feats
+[ "${teacher_layer}" = avg ] || teacher_feats_dir+=_l${teacher_layer}
 # SLMTokBench (stage 8): its output, its unit vocoder and the name of its HuBERT-units source.
 bench_dir=${expdir}/slmtokbench
 vocoder_dir=${expdir}/unit_vocoder
@@ -356,12 +360,14 @@ train_step() {
     else
         devices="CPU, ${num_threads} threads"
     fi
+    [ "${num_nodes}" -eq 1 ] || devices+=" on each of ${num_nodes} nodes"
     log "${stage_name}: train -> ${dir} (${devices}; log: ${dir}/train.log)"
-    if [ "${ngpu}" -gt 1 ]; then
-        # torchrun (python -m torch.distributed.run): one process per GPU on this node.
-        "${cuda_cmd_args[@]}" --gpu "${ngpu}" --num_threads "${num_threads}" "${dir}/train.log" \
-            "${python}" -m torch.distributed.run --standalone --nproc_per_node "${ngpu}" \
-                -m sptok.bin.train "$@"
+    if [ "${ngpu}" -gt 1 ] || [ "${num_nodes}" -gt 1 ]; then
+        # DDP: the launcher runs the command under torchrun, one process per GPU on each node
+        # (standalone on one node; across nodes a c10d rendezvous, started by srun on Slurm).
+        "${cuda_cmd_args[@]}" --ddp true --gpu "${ngpu}" --num_nodes "${num_nodes}" \
+            --num_threads "${num_threads}" "${dir}/train.log" \
+            "${python}" -m sptok.bin.train "$@"
     elif [ "${ngpu}" -eq 1 ]; then
         "${cuda_cmd_args[@]}" --gpu 1 --num_threads "${num_threads}" "${dir}/train.log" \
             "${python}" -m sptok.bin.train "$@"
