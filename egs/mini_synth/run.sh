@@ -11,7 +11,8 @@ test_sets="test test_unseen"   # test_unseen: voices absent from train
 # SpeechTokenizer and its no-distillation baseline; the teacher is a small HuBERT trained here.
 tokenizer_configs="conf/train_speechtokenizer.yaml conf/train_baseline.yaml"
 # USLM on each codec's tokens: on SpeechTokenizer's it is USLM, on the baseline's the VALL-E-style
-# comparison; zero-shot TTS on the unseen voices.
+# comparison; zero-shot TTS on the unseen voices, at most 10 s each (500 frames; the longest test
+# utterance is 7.2 s), so that a model that has not learnt to stop cannot run on for long.
 uslm_codec_tags="speechtokenizer baseline"
 
 ./sptok.sh \
@@ -34,4 +35,5 @@ uslm_codec_tags="speechtokenizer baseline"
     --uslm_config conf/train_uslm.yaml \
     --uslm_codec_tags "${uslm_codec_tags}" \
     --tts_test_sets test_unseen \
+    --tts_args "--max_frames 500" \
     "$@"
