@@ -62,6 +62,9 @@ class TeacherUnitEncoder(nn.Module):
     def __init__(self, teacher: str, layer: Union[int, str] = 9, fmt: str = "auto",
                  normalize_waveform: Optional[bool] = None):
         super().__init__()
+        if not teacher:
+            raise ValueError("encoder_conf.teacher: no teacher checkpoint given (the recipe's stage 8 "
+                             "passes --encoder_conf.teacher, the HuBERT of stage 3)")
         model = HubertTeacher.from_pretrained(teacher, layer=parse_layer(layer), fmt=fmt,
                                               normalize_waveform=normalize_waveform)
         # Plain attribute, not a submodule: see the module docstring.

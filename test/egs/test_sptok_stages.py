@@ -435,6 +435,24 @@ def test_slmtokbench_make_config(template_dir, tmp_path):
     assert res.returncode == 1 and "no token source" in res.stderr
 
 
+@pytest.mark.parametrize("shipped", ["egs/mini_synth/conf/slmtokbench.yaml",
+                                     "egs/TEMPLATE/conf/tuning/slmtokbench_paper.yaml"])
+def test_shipped_slmtokbench_configs_are_valid(template_dir, repo_root, tmp_path, shipped):
+    """The benchmark YAMLs we ship pass make_config.py's check once the recipe adds its sources
+    (test_configs.py lists them as non-training configs and relies on this)."""
+    out = tmp_path / "bench.yaml"
+    res = subprocess.run(
+        [sys.executable, str(template_dir / "scripts/slmtokbench/make_config.py"),
+         "--config", str(repo_root / shipped), "--out", str(out),
+         "--codec", "speechtokenizer", "exp/speechtokenizer", "--codec", "baseline", "exp/baseline",
+         "--units", "hubert_km", "f/train.scp", "f/test.scp", "--teacher", "exp/hubert",
+         "--layer", "avg", "--vocoder", "exp/vocoder"],
+        capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    names = [s["name"] for s in yaml.safe_load(out.read_text())["sources"]]
+    assert sorted(names) == ["baseline", "hubert_km", "speechtokenizer"]
+
+
 def test_uslm_collect_results(template_dir, tmp_path):
     def summary(name, wer, sim):
         path = tmp_path / f"{name}.yaml"
