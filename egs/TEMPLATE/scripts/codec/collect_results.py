@@ -15,30 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
-from sptok.utils.fileio import atomic_open
-
-# score_audio's metrics in table order: (key, heading, decimals)
-METRICS = [("wer", "WER (%)", 2), ("cer", "CER (%)", 2), ("spk_sim", "SIM", 3),
-           ("stoi", "STOI", 3), ("estoi", "ESTOI", 3), ("pesq", "PESQ", 2),
-           ("mel", "mel distance", 3)]
-
-
-def read_score(path: str) -> Dict[str, Any]:
-    """n_utt, the ASR and metric -> corpus value of a score_audio summary.yaml."""
-    with open(path, encoding="utf-8") as f:
-        summary = yaml.safe_load(f)
-    if not isinstance(summary, dict) or not isinstance(summary.get("metrics"), dict):
-        raise ValueError(f"{path}: not a summary.yaml of sptok.bin.score_audio (no 'metrics')")
-    values = {name: float(entry["value"]) for name, entry in summary["metrics"].items()}
-    return {"n_utt": summary.get("n_utt"), "asr": summary.get("scorers", {}).get("asr"),
-            "values": values}
+from sptok.eval.results_table import (ScoreSummary, read_score_summary, score_table,
+                                      scorer_names, set_heading, write_markdown)
 
 
 def read_usage(path: str) -> Dict[str, Any]:
@@ -48,22 +31,6 @@ def read_usage(path: str) -> Dict[str, Any]:
     if not isinstance(stats, dict) or "levels" not in stats:
         raise ValueError(f"{path}: not an output of sptok.bin.codebook_stats (no 'levels')")
     return stats
-
-
-def _format(value: Optional[float], decimals: int) -> str:
-    if value is None:
-        return "-"
-    return "nan" if math.isnan(value) else f"{value:.{decimals}f}"
-
-
-def score_table(rows: Sequence[Tuple[str, Dict[str, Any]]]) -> List[str]:
-    present = [m for m in METRICS if any(m[0] in score["values"] for _, score in rows)]
-    lines = ["| system | " + " | ".join(heading for _, heading, _ in present) + " |",
-             "|---|" + "---:|" * len(present)]
-    for label, score in rows:
-        cells = [_format(score["values"].get(key), decimals) for key, _, decimals in present]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return lines
 
 
 def usage_table(rows: Sequence[Tuple[str, Dict[str, Any]]]) -> List[str]:
@@ -80,13 +47,10 @@ def usage_table(rows: Sequence[Tuple[str, Dict[str, Any]]]) -> List[str]:
     return lines
 
 
-def render(scores: Sequence[Tuple[str, str, Dict[str, Any]]],
+def render(scores: Sequence[Tuple[str, str, ScoreSummary]],
            usages: Sequence[Tuple[str, str, Dict[str, Any]]]) -> str:
-    sets: List[str] = []
-    for name, _, _ in [*scores, *usages]:
-        if name not in sets:
-            sets.append(name)
-    asrs = sorted({s["asr"] for _, _, s in scores if s["asr"]})
+    sets = list(dict.fromkeys(name for name, _, _ in [*scores, *usages]))  # first mention order
+    asrs = scorer_names((s for _, _, s in scores), "asr")
     lines = ["# Codec results", "",
              "Each evaluation set resynthesised from the tokens of each tokenizer (RVQ-1:8: all "
              "levels; RVQ-1: the first alone) and scored by sptok.bin.score_audio"
@@ -95,11 +59,7 @@ def render(scores: Sequence[Tuple[str, str, Dict[str, Any]]],
                "distance: log-mel L1 (lower is better).", ""]
     for name in sets:
         rows = [(label, score) for set_name, label, score in scores if set_name == name]
-        counts = sorted({score["n_utt"] for _, score in rows if score["n_utt"] is not None})
-        heading = f"## {name}"
-        if counts:
-            heading += f" ({'/'.join(str(c) for c in counts)} utterances)"
-        lines += [heading, ""]
+        lines += [set_heading(name, (score for _, score in rows)), ""]
         if rows:
             lines += score_table(rows) + [""]
         usage_rows = [(label, stats) for set_name, label, stats in usages if set_name == name]
@@ -121,15 +81,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.score and not args.usage:
         parser.error("nothing to collect: give --score and/or --usage")
     try:
-        scores = [(s, label, read_score(path)) for s, label, path in args.score]
+        scores = [(s, label, read_score_summary(path)) for s, label, path in args.score]
         usages = [(s, label, read_usage(path)) for s, label, path in args.usage]
     except (OSError, ValueError, KeyError, yaml.YAMLError, json.JSONDecodeError) as exc:
         print(f"collect_results: error: {exc}", file=sys.stderr)
         return 1
-    text = render(scores, usages)
-    with atomic_open(Path(args.out)) as f:
-        f.write(text)
-    sys.stdout.write(text)
+    write_markdown(render(scores, usages), args.out)
     return 0
 
 

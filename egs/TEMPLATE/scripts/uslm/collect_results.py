@@ -13,14 +13,13 @@ of sptok.bin.score_audio with the metrics wer and spk_sim), then the paper's num
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import yaml
 
-from sptok.utils.fileio import atomic_open
+from sptok.eval.results_table import (SCORE_COLUMNS, ScoreSummary, read_score_summary,
+                                      score_table, scorer_names, set_heading, write_markdown)
 
 #: The paper's zero-shot TTS on VCTK with 3 s prompts: WER (%), SIM, MOS, SMOS.
 PAPER_ROWS = (("ground truth", 1.9, 0.93, 4.5, 3.96),
@@ -28,36 +27,15 @@ PAPER_ROWS = (("ground truth", 1.9, 0.93, 4.5, 3.96),
               ("USLM (SpeechTokenizer tokens)", 6.5, 0.84, 3.63, 3.45))
 
 
-def read_score(path: str) -> Dict[str, Any]:
-    """n_utt, the scorers and wer / spk_sim corpus values of a score_audio summary.yaml."""
-    with open(path, encoding="utf-8") as f:
-        summary = yaml.safe_load(f)
-    if not isinstance(summary, dict) or not isinstance(summary.get("metrics"), dict):
-        raise ValueError(f"{path}: not a summary.yaml of sptok.bin.score_audio (no 'metrics')")
-    missing = [m for m in ("wer", "spk_sim") if m not in summary["metrics"]]
-    if missing:
-        raise ValueError(f"{path}: no {' and '.join(missing)} among its metrics "
-                         f"{sorted(summary['metrics'])}: score with --metrics wer,spk_sim")
-    scorers = summary.get("scorers") or {}
-    return {"n_utt": summary.get("n_utt"), "asr": scorers.get("asr"),
-            "spk_model": scorers.get("spk_model"),
-            "wer": float(summary["metrics"]["wer"]["value"]),
-            "spk_sim": float(summary["metrics"]["spk_sim"]["value"])}
+#: The table's metrics: what every row must have.
+METRICS = ("wer", "spk_sim")
+COLUMNS = [column for column in SCORE_COLUMNS if column[0] in METRICS]
 
 
-def _format(value: Optional[float], decimals: int) -> str:
-    if value is None:
-        return "-"
-    return "nan" if math.isnan(value) else f"{value:.{decimals}f}"
-
-
-def render(scores: Sequence[Tuple[str, str, Dict[str, Any]]], prompt_seconds: float) -> str:
-    sets: List[str] = []
-    for name, _, _ in scores:
-        if name not in sets:
-            sets.append(name)
-    asrs = sorted({s["asr"] for _, _, s in scores if s["asr"]})
-    speakers = sorted({s["spk_model"] for _, _, s in scores if s["spk_model"]})
+def render(scores: Sequence[Tuple[str, str, ScoreSummary]], prompt_seconds: float) -> str:
+    sets = list(dict.fromkeys(name for name, _, _ in scores))  # first mention order
+    asrs = scorer_names((s for _, _, s in scores), "asr")
+    speakers = scorer_names((s for _, _, s in scores), "spk_model")
     lines = ["# Zero-shot TTS results", "",
              f"Each utterance's text spoken with a {prompt_seconds:g} s prompt cut from another "
              "utterance of the same speaker. WER (%) of the offline ASR"
@@ -67,14 +45,8 @@ def render(scores: Sequence[Tuple[str, str, Dict[str, Any]]], prompt_seconds: fl
              + ". Ground truth: the original recording, scored the same way.", ""]
     for name in sets:
         rows = [(label, score) for set_name, label, score in scores if set_name == name]
-        counts = sorted({score["n_utt"] for _, score in rows if score["n_utt"] is not None})
-        heading = f"## {name}"
-        if counts:
-            heading += f" ({'/'.join(str(c) for c in counts)} utterances)"
-        lines += [heading, "", "| system | WER (%) | SIM |", "|---|---:|---:|"]
-        lines += [f"| {label} | {_format(score['wer'], 2)} | {_format(score['spk_sim'], 3)} |"
-                  for label, score in rows]
-        lines.append("")
+        lines += [set_heading(name, (score for _, score in rows)), "",
+                  *score_table(rows, COLUMNS), ""]
     lines += ["## Paper (VCTK, 3 s prompts; Whisper WER, WavLM speaker similarity)", "",
               "| system | WER (%) | SIM | MOS | SMOS |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {label} | {wer} | {sim} | {mos} | {smos} |"
@@ -94,14 +66,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.score:
         parser.error("nothing to collect: give --score")
     try:
-        scores = [(s, label, read_score(path)) for s, label, path in args.score]
+        scores = [(s, label, read_score_summary(path, METRICS)) for s, label, path in args.score]
     except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
         print(f"collect_results: error: {exc}", file=sys.stderr)
         return 1
-    text = render(scores, args.prompt_seconds)
-    with atomic_open(Path(args.out)) as f:
-        f.write(text)
-    sys.stdout.write(text)
+    write_markdown(render(scores, args.prompt_seconds), args.out)
     return 0
 
 
