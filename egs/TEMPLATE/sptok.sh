@@ -225,7 +225,19 @@ if "${quick}"; then
     # Tiny models: more threads only add synchronisation, which costs a lot on a busy machine.
     num_threads=1
 fi
-# The quick pass's tiny sizes come first: options given by the user win.
+# add_step_args LIST QUICK_ARGS ARGS: append to the array named LIST the words of QUICK_ARGS (with
+# --quick true), then those of ARGS: the quick pass's tiny sizes come first, so that options given
+# by the user win.
+add_step_args() {
+    local -n step_list=$1
+    local words
+    if "${quick}"; then
+        read -r -a words <<< "$2"
+        step_list+=("${words[@]}")
+    fi
+    read -r -a words <<< "$3"
+    step_list+=("${words[@]}")
+}
 mini_teacher_arg_list=()
 if [ -n "${mini_teacher_conf}" ]; then
     mapfile -t mini_teacher_arg_list < <(conf_words "${mini_teacher_conf}")
@@ -235,27 +247,12 @@ slmtokbench_arg_list=()
 unit_vocoder_arg_list=()
 uslm_arg_list=()
 tts_arg_list=()
-if "${quick}"; then
-    read -r -a quick_words <<< "${quick_mini_teacher_args}"
-    mini_teacher_arg_list+=("${quick_words[@]}")
-    read -r -a tokenizer_arg_list <<< "${quick_tokenizer_args}"
-    read -r -a slmtokbench_arg_list <<< "${quick_slmtokbench_args}"
-    read -r -a unit_vocoder_arg_list <<< "${quick_unit_vocoder_args}"
-    read -r -a uslm_arg_list <<< "${quick_uslm_args}"
-    read -r -a tts_arg_list <<< "${quick_tts_args}"
-fi
-read -r -a more_words <<< "${mini_teacher_args}"
-mini_teacher_arg_list+=("${more_words[@]}")
-read -r -a more_words <<< "${tokenizer_args}"
-tokenizer_arg_list+=("${more_words[@]}")
-read -r -a more_words <<< "${slmtokbench_args}"
-slmtokbench_arg_list+=("${more_words[@]}")
-read -r -a more_words <<< "${unit_vocoder_args}"
-unit_vocoder_arg_list+=("${more_words[@]}")
-read -r -a more_words <<< "${uslm_args}"
-uslm_arg_list+=("${more_words[@]}")
-read -r -a more_words <<< "${tts_args}"
-tts_arg_list+=("${more_words[@]}")
+add_step_args mini_teacher_arg_list "${quick_mini_teacher_args}" "${mini_teacher_args}"
+add_step_args tokenizer_arg_list "${quick_tokenizer_args}" "${tokenizer_args}"
+add_step_args slmtokbench_arg_list "${quick_slmtokbench_args}" "${slmtokbench_args}"
+add_step_args unit_vocoder_arg_list "${quick_unit_vocoder_args}" "${unit_vocoder_args}"
+add_step_args uslm_arg_list "${quick_uslm_args}" "${uslm_args}"
+add_step_args tts_arg_list "${quick_tts_args}" "${tts_args}"
 read -r -a tokenize_text_arg_list <<< "${tokenize_text_args}"
 read -r -a score_arg_list <<< "${score_args}"
 
