@@ -48,7 +48,27 @@ KNOWN_SUBSETS = ("train-clean-100", "train-clean-360", "train-other-500", "dev-c
 DOWNLOAD_HINT = {"librispeech": "https://www.openslr.org/12",
                  "libritts": "https://www.openslr.org/60"}
 TOP_DIR = {"librispeech": "LibriSpeech", "libritts": "LibriTTS"}
-SPEAKERS_FILE = {"librispeech": "SPEAKERS.TXT", "libritts": "speakers.tsv"}
+
+
+@dataclass(frozen=True)
+class SpeakersFormat:
+    """How a corpus lists its readers: a file of one line per reader, fields split by
+    ``separator``, the reader id then the gender (M/F) first."""
+
+    file_name: str
+    separator: str
+    min_fields: int
+    layout: str  # the line layout, for errors
+    comment: Optional[str] = None  # lines starting with it are skipped
+    header: Optional[str] = None  # a line 1 whose first field is this is skipped
+
+
+SPEAKERS_FORMAT = {
+    "librispeech": SpeakersFormat("SPEAKERS.TXT", "|", 3, "'ID | SEX | SUBSET | MINUTES | NAME' "
+                                  "with a numeric ID and SEX M or F", comment=";"),
+    "libritts": SpeakersFormat("speakers.tsv", "\t", 2, "'READER<TAB>GENDER<TAB>SUBSET<TAB>NAME' "
+                               "with a numeric READER and GENDER M or F", header="READER"),
+}
 
 
 @dataclass
@@ -90,43 +110,25 @@ def find_corpus_dir(root: Path, corpus: str, subsets: Sequence[str]) -> Path:
                     f"download from {DOWNLOAD_HINT[corpus]})", path=str(root))
 
 
-def read_librispeech_speakers(path: Path) -> Dict[str, str]:
-    """reader -> gender (m/f) from LibriSpeech's SPEAKERS.TXT."""
+def read_speakers(path: Path, corpus: str) -> Dict[str, str]:
+    """reader -> gender (m/f) from the corpus's speakers file (SPEAKERS.TXT of LibriSpeech,
+    speakers.tsv of LibriTTS)."""
+    form = SPEAKERS_FORMAT[corpus]
     if not path.is_file():
-        raise DataError("speakers file not found (it comes with every LibriSpeech archive, "
+        raise DataError(f"speakers file not found (it comes with every {TOP_DIR[corpus]} archive, "
                         "beside the subset directories)", path=str(path))
     genders: Dict[str, str] = {}
     with open(path, encoding="utf-8") as f:
         for lineno, raw in enumerate(f, 1):
+            fields = [x.strip() for x in raw.rstrip("\n").split(form.separator)]
+            if lineno == 1 and form.header is not None and fields[0].upper() == form.header:
+                continue
             line = raw.strip()
-            if not line or line.startswith(";"):
+            if not line or (form.comment is not None and line.startswith(form.comment)):
                 continue
-            fields = [x.strip() for x in line.split("|")]
-            if len(fields) < 3 or not fields[0].isdigit() or fields[1].upper() not in ("M", "F"):
-                raise DataError("malformed line: expected 'ID | SEX | SUBSET | MINUTES | NAME' "
-                                "with a numeric ID and SEX M or F", path=str(path), line=lineno)
-            genders[fields[0]] = fields[1].lower()
-    if not genders:
-        raise DataError("no speaker listed", path=str(path))
-    return genders
-
-
-def read_libritts_speakers(path: Path) -> Dict[str, str]:
-    """reader -> gender (m/f) from LibriTTS's speakers.tsv."""
-    if not path.is_file():
-        raise DataError("speakers file not found (it comes with every LibriTTS archive, beside "
-                        "the subset directories)", path=str(path))
-    genders: Dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, raw in enumerate(f, 1):
-            fields = [x.strip() for x in raw.rstrip("\n").split("\t")]
-            if lineno == 1 and fields[0].upper() == "READER":
-                continue
-            if not raw.strip():
-                continue
-            if len(fields) < 2 or not fields[0].isdigit() or fields[1].upper() not in ("M", "F"):
-                raise DataError("malformed line: expected 'READER<TAB>GENDER<TAB>SUBSET<TAB>NAME' "
-                                "with a numeric READER and GENDER M or F", path=str(path),
+            if (len(fields) < form.min_fields or not fields[0].isdigit()
+                    or fields[1].upper() not in ("M", "F")):
+                raise DataError(f"malformed line: expected {form.layout}", path=str(path),
                                 line=lineno)
             genders[fields[0]] = fields[1].lower()
     if not genders:
@@ -315,9 +317,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 logger.warning("%s is not a standard subset name (%s)", s, ", ".join(KNOWN_SUBSETS))
         combos = [parse_combine(c, subsets) for c in args.combine]
         corpus_dir = find_corpus_dir(args.root, args.corpus, subsets)
-        speakers_file = corpus_dir / SPEAKERS_FILE[args.corpus]
-        genders = (read_librispeech_speakers(speakers_file) if args.corpus == "librispeech"
-                   else read_libritts_speakers(speakers_file))
+        speakers_file = corpus_dir / SPEAKERS_FORMAT[args.corpus].file_name
+        genders = read_speakers(speakers_file, args.corpus)
         for subset in subsets:
             subset_dir = corpus_dir / subset
             if not subset_dir.is_dir():
