@@ -25,6 +25,7 @@ from sptok.data.audio import (audio_file_info, mix_to_mono, read_audio, resample
 from sptok.data.errors import DataError
 from sptok.data.kaldi_dir import Segment, read_kv_file, read_segments, write_kv_file
 from sptok.utils.fileio import PathLike
+from sptok.utils.progress import progress_mininterval
 
 AUDIO_FORMATS = ("wav", "flac")
 
@@ -88,7 +89,7 @@ def format_wav_scp(wav_scp: PathLike, out_dir: PathLike, fs: int,
     skipped = 0
     total = sum(len(items) for items in jobs.values())
     with tqdm(total=total, unit="utt", desc=f"format_wav_scp {out}", file=sys.stderr,
-              mininterval=2.0) as progress:
+              mininterval=progress_mininterval()) as progress:
         for rec, items in jobs.items():
             pending = []
             for utt, seg in items:

@@ -39,6 +39,7 @@ from sptok.eval.speaker import speaker_choices
 from sptok.utils.config import dump_yaml, loads_yaml
 from sptok.utils.fileio import atomic_open
 from sptok.utils.registry import ConfigError
+from sptok.utils.progress import progress_mininterval
 
 logger = logging.getLogger("score_audio")
 
@@ -206,7 +207,7 @@ def score_audio(args: argparse.Namespace) -> Dict[str, Any]:
     rows: List[Dict[str, Any]] = []
     start_all = time.perf_counter()
     with tqdm(total=len(keys), unit="utt", desc="score_audio", file=sys.stderr,
-              mininterval=5.0) as bar:
+              mininterval=progress_mininterval()) as bar:
         for first in range(0, len(keys), args.batch_size):
             batch = []
             for key in keys[first:first + args.batch_size]:

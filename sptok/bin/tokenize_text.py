@@ -31,6 +31,7 @@ from sptok.text.normalize import CLEANERS
 from sptok.text.symbol_table import UNK, SymbolTable
 from sptok.text.tokenizer import TOKEN_TYPES, TextTokenizer, build_tokenizer
 from sptok.utils.fileio import PathLike, atomic_open
+from sptok.utils.progress import progress_mininterval
 
 
 def _bool(value: str) -> bool:
@@ -98,7 +99,8 @@ def tokenize_text(in_text: PathLike, out_text: PathLike, tokenizer: TextTokenize
     texts = read_kv_file(in_text)
     result: Dict[str, List[str]] = {}
     for key, text in tqdm(texts.items(), total=len(texts), desc=f"tokenize {in_text}",
-                          unit="utt", file=sys.stderr, disable=not progress, mininterval=1.0):
+                          unit="utt", file=sys.stderr, disable=not progress,
+                          mininterval=progress_mininterval()):
         try:
             tokens = tokenizer(text)
         except Exception as exc:  # name the utterance whatever went wrong inside

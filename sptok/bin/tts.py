@@ -59,6 +59,7 @@ from sptok.text.tokenizer import TextTokenizer
 from sptok.uslm.inference import FRAMES_PER_PHONEME, generate
 from sptok.uslm.sampling import SamplingOptions
 from sptok.utils.fileio import PathLike, atomic_open
+from sptok.utils.progress import progress_mininterval
 
 __all__ = ["TTSRequest", "TextFrontend", "Synthesizer", "read_batch_file", "write_batch_file",
            "load_prompt", "build_decode_list", "item_seed", "main"]
@@ -305,7 +306,7 @@ def build_decode_list(data_dir: PathLike, out_dir: PathLike, sample_rate: int,
     prompt_dir.mkdir(parents=True, exist_ok=True)
     prompt_files: Dict[str, Tuple[str, str]] = {}
     for prompt in tqdm(sorted(set(chosen.values()), key=c_sort_key), desc="prompts",
-                       unit="utt", file=sys.stderr, mininterval=5.0):
+                       unit="utt", file=sys.stderr, mininterval=progress_mininterval()):
         if segments is not None:
             segment = segments[prompt]
             wav = load_audio(wav_scp[segment.recording], sample_rate,
@@ -448,7 +449,8 @@ def synthesize_all(synthesizer: Synthesizer, requests: Sequence[TTSRequest], out
     start = time.perf_counter()
     seconds = 0.0
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    for batch in tqdm(batches, desc="tts", unit="batch", file=sys.stderr, mininterval=5.0):
+    for batch in tqdm(batches, desc="tts", unit="batch", file=sys.stderr,
+                      mininterval=progress_mininterval()):
         for request, wav in zip(batch, synthesizer.synthesize(batch)):
             path = wav_dir / f"{request.key}.wav"
             save_audio(path, wav, synthesizer.sample_rate)

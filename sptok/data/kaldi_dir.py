@@ -27,6 +27,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional
 
 from sptok.data.errors import DataError
 from sptok.utils.fileio import PathLike, atomic_open, atomic_path
+from sptok.utils.progress import progress_mininterval
 
 logger = logging.getLogger(__name__)
 
@@ -306,7 +307,7 @@ def _check_audio(root: Path, wav_scp: Mapping[str, str], segments: Optional[Mapp
     total = 0.0
     rates: Set[int] = set()
     for rec, spec in tqdm(wav_scp.items(), desc=f"checking audio of {root}", unit="rec",
-                          file=sys.stderr, mininterval=5.0):
+                          file=sys.stderr, mininterval=progress_mininterval()):
         if segments is not None and rec not in by_recording:
             continue
         try:

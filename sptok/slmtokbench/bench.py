@@ -56,6 +56,7 @@ from sptok.slmtokbench.token_sources import TokenStream, load_codebooks, parse_l
 from sptok.slmtokbench.units import fit_units, load_kmeans, save_kmeans, write_units
 from sptok.utils.config import ConfigError, dump_yaml, load_yaml, parse_overrides, save_config
 from sptok.utils.fileio import atomic_open, atomic_path
+from sptok.utils.progress import progress_mininterval
 
 logger = logging.getLogger("slmtokbench")
 
@@ -217,7 +218,8 @@ class Bench:
         ark = scp.with_suffix(".ark")
         with CodesWriter(ark, scp, int(tokenizer.codebook_size)) as writer:
             for keys in tqdm(batches(data.keys, self.batch_size), desc=f"encode {data.name}",
-                             disable=not self.progress, mininterval=5.0, file=sys.stderr):
+                             disable=not self.progress,
+                             mininterval=progress_mininterval(), file=sys.stderr):
                 wavs = [data.load(k, rate) for k in keys]
                 for key, codes in zip(keys, encode_batch(tokenizer, wavs)):
                     writer[key] = codes.T

@@ -46,6 +46,7 @@ from sptok.slmtokbench.token_sources import (CodebookEmbedder, format_levels, lo
                                              parse_levels)
 from sptok.utils.config import dump_yaml
 from sptok.utils.fileio import atomic_open, atomic_path
+from sptok.utils.progress import progress_mininterval
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +215,8 @@ def run_voice_conversion(tokenizer, data: EvalSet, pairs: Sequence[VCPair], ks: 
         wav_scp: Dict[str, str] = {}
         start = time.perf_counter()
         for chunk in tqdm(batches(list(pairs), batch_size), desc=f"VC k={k}",
-                          disable=not progress, mininterval=5.0, file=sys.stderr):
+                          disable=not progress,
+                          mininterval=progress_mininterval(), file=sys.stderr):
             sources = [data.load(p.source, rate) for p in chunk]
             references = [data.load(p.reference, rate) for p in chunk]
             swapped = [swap_levels(all_codes[p.source], all_codes[p.reference], k, policy)

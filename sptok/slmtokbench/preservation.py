@@ -45,6 +45,7 @@ from sptok.eval.speaker import speaker_choices
 from sptok.slmtokbench.token_sources import format_levels, parse_levels
 from sptok.utils.config import dump_yaml, load_yaml
 from sptok.utils.fileio import atomic_open
+from sptok.utils.progress import progress_mininterval
 
 logger = logging.getLogger(__name__)
 
@@ -383,7 +384,7 @@ def run_preservation(resynth: Resynthesizer, data: EvalSet, scorers: ScorerSet,
     wav_scp: Dict[str, str] = {}
     start = time.perf_counter()
     with tqdm(total=len(data.keys), unit="utt", desc=f"resynth {resynth.name}",
-              disable=not progress, mininterval=5.0, file=sys.stderr) as bar:
+              disable=not progress, mininterval=progress_mininterval(), file=sys.stderr) as bar:
         for keys in batches(data.keys, batch_size):
             refs = [data.load(k, resynth.sample_rate) for k in keys]
             with torch.inference_mode():

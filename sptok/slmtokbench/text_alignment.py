@@ -189,7 +189,7 @@ def train_probe(model: CTCDownstream, train: AlignedSet, conf: Mapping[str, Any]
             step += 1
             total += loss.item()
             symbols += count
-            bar.set_postfix(loss=f"{total / max(symbols, 1):.3f}")
+            bar.set_postfix(loss=f"{total / max(symbols, 1):.3f}", refresh=False)
             if max_steps is not None and step >= max_steps:
                 break
         last_loss = total / max(symbols, 1)

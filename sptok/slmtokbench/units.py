@@ -42,6 +42,7 @@ from sptok.data.ark import CodesWriter, FeatsReader
 from sptok.data.errors import DataError
 from sptok.teachers.mfcc_kmeans import KMeans
 from sptok.utils.fileio import atomic_path
+from sptok.utils.progress import progress_mininterval
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def sample_frames(feats_scp: PathLike, max_frames: Optional[int] = 200_000, seed
         per_utt = None if max_frames is None else max(1, math.ceil(max_frames / n_utts))
         dim = None
         for key in tqdm(reader, total=n_utts, desc="k-means frames", disable=not progress,
-                        mininterval=5.0, file=sys.stderr):
+                        mininterval=progress_mininterval(), file=sys.stderr):
             feats = reader[key]
             if feats.ndim != 2 or feats.shape[0] == 0:
                 raise DataError(f"features must be a non-empty [T, D] matrix, got shape "
@@ -139,7 +140,7 @@ def write_units(feats_scp: PathLike, kmeans: KMeans, out_prefix: PathLike,
     ark, scp = Path(f"{out_prefix}.ark"), Path(f"{out_prefix}.scp")
     with FeatsReader(feats_scp) as reader, CodesWriter(ark, scp, kmeans.num_clusters) as writer:
         for key in tqdm(reader, total=len(reader), desc=f"units {scp.parent.name}",
-                        disable=not progress, mininterval=5.0, file=sys.stderr):
+                        disable=not progress, mininterval=progress_mininterval(), file=sys.stderr):
             try:
                 ids = assign_units(kmeans, reader[key])
             except ValueError as exc:
