@@ -11,7 +11,9 @@
 #      (dump/teacher_feats/<set>/feats.scp) from --teacher, or from a small HuBERT trained on the
 #      train set (exp/mini_hubert) with --train_mini_teacher true
 #   4  tokenizer training: each of --tokenizer_configs trains exp/<tag> (tag: the config's file
-#      name without .yaml and a leading "train_"); a re-run resumes from exp/<tag>/checkpoint.pt
+#      name without .yaml and a leading "train_"); a re-run resumes from exp/<tag>/checkpoint.pt.
+#      Each TAG=DIR of --pretrained_tokenizers (trained elsewhere, e.g. by another recipe) is
+#      linked into exp/TAG instead, and used by the later stages like a tokenizer trained here
 #   5  token dump: codes of the train, valid and test sets (dump/codes/<tag>/<set>/codes.scp)
 #   6  resynthesis: the test sets decoded from the levels of --resynth_levels
 #      (exp/<tag>/resynth/rvq<levels>/<set>/wav.scp: rvq1-8 for levels 1:8, rvq1 for 1)
@@ -30,8 +32,8 @@
 #   11 zero-shot TTS: --tts_test_sets spoken by each USLM with --tts_prompt_seconds prompts cut from
 #      other utterances of the same speaker (exp/uslm_<tag>/decode_<set>/wav.scp); WER and speaker
 #      similarity to the prompt -> exp/uslm_results.md; a few samples join the SLMTokBench report
-# Stage 3 is skipped without a teacher, stages 4-7 without --tokenizer_configs, stage 8 without
-# --slmtokbench_config, stages 9-11 without --uslm_config.
+# Stage 3 is skipped without a teacher, stages 4-7 without --tokenizer_configs and
+# --pretrained_tokenizers, stage 8 without --slmtokbench_config, stages 9-11 without --uslm_config.
 #
 # A finished step leaves a .done marker holding the options and input checksums it was made
 # with; a re-run skips it when they match and redoes it when it was interrupted or they changed.
@@ -79,6 +81,7 @@ teacher_layer=avg     # teacher hidden state used as target: avg (mean of all la
 # Tokenizer training (stage 4)
 tokenizer_configs=    # training YAMLs (task: codec), space separated: one exp/<tag> each
 tokenizer_args=       # more options of sptok.bin.train for every config (--key value; no spaces in values)
+pretrained_tokenizers=  # tokenizers trained elsewhere, "TAG=EXP_DIR ..." (e.g. speechtokenizer=../librispeech/exp/speechtokenizer): linked into exp/TAG, not trained; their codes, resynthesis and USLMs are made here
 quick_tokenizer_args="--max_steps 4 --valid_interval 2 --save_interval 2 --log_interval 1 --batch_size 2 --valid_batch_size 2 --num_workers 0 --segment_seconds 0.5 --valid_segment_seconds 1.0 --encoder_conf.n_filters 4 --encoder_conf.dimension 32 --decoder_conf.n_filters 4 --quantizer_conf.codebook_size 16 --quantizer_conf.kmeans_iters 2 --scheduler_conf.warmup_steps 1 --model_conf.discriminator_warmup_steps 2"  # added with --quick true, before tokenizer_args
 ngpu=0                # GPUs per training and node (0: CPU; > 1: one DDP process per GPU through torchrun)
 num_nodes=1           # nodes per training (> 1: DDP across nodes, c10d rendezvous; slurm: srun per node; local backend: run on every node with SPTOK_RDZV_ENDPOINT=<first node>:<port>)
@@ -126,7 +129,8 @@ Stages (--stage N --stop_stage M):
   1  data preparation: local/data.sh -> data/<set>
   2  format the audio (dump/raw/<set>); duration filter of the train/valid sets
   3  teacher targets: dump/teacher_feats/<set>/feats.scp (--teacher or --train_mini_teacher true)
-  4  tokenizer training: exp/<tag> for each of --tokenizer_configs
+  4  tokenizer training: exp/<tag> for each of --tokenizer_configs (and a link to each of
+     --pretrained_tokenizers: exp/TAG)
   5  token dump: dump/codes/<tag>/<set>/codes.scp
   6  resynthesis of the test sets: exp/<tag>/resynth/rvq<levels>/<set>/wav.scp
   7  codec scoring: exp/codec_results.md
@@ -199,12 +203,35 @@ for config in "${tokenizer_config_list[@]}"; do
     done
     tokenizer_tags+=("${tag}")
 done
+# Tokenizers trained elsewhere: their tags follow those of the configs.
+pretrained_tags=()
+pretrained_dirs=()
+read -r -a pretrained_list <<< "${pretrained_tokenizers}"
+for entry in "${pretrained_list[@]}"; do
+    [[ ${entry} =~ ^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.+)$ ]] || die "--pretrained_tokenizers takes" \
+        "TAG=EXP_DIR words (e.g. st=../librispeech/exp/speechtokenizer), got '${entry}'"
+    tag=${BASH_REMATCH[1]}
+    src=${BASH_REMATCH[2]}
+    if in_list "${tag}" "${tokenizer_tags[@]}"; then
+        die "--pretrained_tokenizers: the tag ${tag} is given twice (here or by" \
+            "--tokenizer_configs); name one of them otherwise"
+    fi
+    # Checked now, not at stage 4: a missing tokenizer should not wait for stages 1-3 to fail.
+    if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ] && [ ! -f "${src}/.done" ]; then
+        die "--pretrained_tokenizers ${entry}: ${src} is not a finished tokenizer training" \
+            "(no ${src}/.done; relative paths start at $(pwd))"
+    fi
+    tokenizer_tags+=("${tag}")
+    pretrained_tags+=("${tag}")
+    pretrained_dirs+=("${src}")
+done
 read -r -a uslm_tags <<< "${uslm_codec_tags:-${tokenizer_tags[*]}}"
 if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 10 ] && [ -n "${uslm_config}" ]; then
-    [ ${#uslm_tags[@]} -gt 0 ] || die "--uslm_config needs tokenizers: give --tokenizer_configs"
+    [ ${#uslm_tags[@]} -gt 0 ] || die "--uslm_config needs tokenizers: give --tokenizer_configs" \
+        "or --pretrained_tokenizers"
     for tag in "${uslm_tags[@]}"; do
         in_list "${tag}" "${tokenizer_tags[@]}" || die "--uslm_codec_tags: ${tag} is not a tag" \
-            "of --tokenizer_configs (tags: ${tokenizer_tags[*]:-none})"
+            "of --tokenizer_configs or --pretrained_tokenizers (tags: ${tokenizer_tags[*]:-none})"
     done
 fi
 
@@ -385,6 +412,48 @@ train_device() {
     fi
 }
 
+# link_pretrained STAGE TAG SRC: ${expdir}/TAG made from the tokenizer trained in SRC (an
+# experiment dir of sptok.bin.train with its .done): links to SRC's config.yaml and best weights
+# (sptok.inference.pretrained's choice), and a .done holding SRC's own, so that the later stages
+# redo their work when SRC is trained further. Their outputs (codes logs, resynthesis, codebook
+# statistics) go to ${expdir}/TAG: SRC is only read.
+link_pretrained() {
+    local stage_name=$1 tag=$2 src=$3 dir=${expdir}/$2 src_abs weights name path signature
+    require_done "${src}" "the training of ${tag} (stage 4 of the recipe that trained it)"
+    src_abs=$(cd "${src}" && pwd -P)
+    [ "$("${python}" scripts/utils/yaml_get.py "${src}/config.yaml" task)" = codec ] \
+        || die "--pretrained_tokenizers ${tag}=${src}: ${src}/config.yaml is not a tokenizer's" \
+            "(task: codec)"
+    weights=$("${python}" -c 'import sys
+from pathlib import Path
+import yaml
+from sptok.inference.pretrained import best_weights_file
+exp = Path(sys.argv[1])
+best = best_weights_file(exp, yaml.safe_load((exp / "config.yaml").read_text()))
+print(best.name, best.resolve())' "${src_abs}") \
+        || die "--pretrained_tokenizers ${tag}=${src}: no weights found there (see above)"
+    read -r name path <<< "${weights}"
+    signature="pretrained ${src_abs} ${name} -> ${path}
+$(cat "${src}/.done")"
+    if is_done "${dir}/.done" "${signature}"; then
+        log "${stage_name}: ${dir} is up to date (${dir}/.done)"
+        return 0
+    fi
+    if [ -f "${dir}/config.yaml" ] && [ ! -L "${dir}/config.yaml" ]; then
+        die "--pretrained_tokenizers ${tag}=${src}: ${dir} holds a tokenizer trained here;" \
+            "remove it or give the pretrained one another tag"
+    fi
+    log "${stage_name}: ${dir} -> ${src_abs} (${name})"
+    rm -f "${dir}/.done"
+    mkdir -p "${dir}"
+    # Only the links of an earlier run go; the later stages' outputs stay (their .done holds
+    # this one's, so they are redone).
+    find "${dir}" -maxdepth 1 -type l -delete
+    ln -s "${src_abs}/config.yaml" "${dir}/config.yaml"
+    ln -s "${path}" "${dir}/${name}"
+    mark_done "${dir}/.done" "${signature}"
+}
+
 # score_job STAGE DIR SIGNATURE TAG SCORE_AUDIO_ARGS...: one sptok.bin.score_audio job into DIR
 # (ASR --score_asr, plus --score_args), unless DIR is done with SIGNATURE.
 score_job() {
@@ -542,9 +611,15 @@ fi
 
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 4 ] && [ ${#tokenizer_tags[@]} -eq 0 ]; then
-    log "Stages 4-7: skipped: no --tokenizer_configs (training YAMLs)"
+    log "Stages 4-7: skipped: no --tokenizer_configs (training YAMLs) or --pretrained_tokenizers"
 fi
-if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ] && [ ${#tokenizer_tags[@]} -gt 0 ]; then
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ] && [ ${#pretrained_tags[@]} -gt 0 ]; then
+    log "Stage 4: tokenizers trained elsewhere -> ${expdir}/<tag> for ${pretrained_tags[*]}"
+    for i in "${!pretrained_tags[@]}"; do
+        link_pretrained "Stage 4" "${pretrained_tags[${i}]}" "${pretrained_dirs[${i}]}"
+    done
+fi
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ] && [ ${#tokenizer_config_list[@]} -gt 0 ]; then
     for dset in "${train_set}" "${valid_set}"; do
         require_done "${dumpdir}/raw/${dset}" "stage 2"
     done

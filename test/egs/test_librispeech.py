@@ -1,7 +1,9 @@
 """The LibriSpeech recipe on a miniature corpus in LibriSpeech's layout, made here: data
 preparation (and its errors on broken trees, and the LibriTTS layout), then egs/librispeech/run.sh
 from stage 1 to the token dump (stage 5) with a tiny random HuBERT teacher in Hugging Face format
-and a tiny tokenizer config, on a copy of the recipe under tmp."""
+and a tiny tokenizer config, and on to the USLM stages 9-11 (text tokenisation, a tiny USLM's
+training, zero-shot TTS and its scoring), on a copy of the recipe under tmp. Stages 6-8 (codec
+scoring, SLMTokBench) run end to end in test_mini_synth.py."""
 from __future__ import annotations
 
 import importlib.util
@@ -21,7 +23,10 @@ import yaml
 
 from sptok.data.ark import iter_codes, iter_feats
 from sptok.data.kaldi_dir import read_kv_file, validate_data_dir
+from sptok.slmtokbench.units import save_kmeans
+from sptok.tasks import load_config
 from sptok.teachers import HubertTeacher, save_wav2vec2
+from sptok.teachers.mfcc_kmeans import KMeans
 from sptok.teachers.wav2vec2_params import STANDARD_CONV_LAYERS, build_model
 
 FS = 16000
@@ -331,3 +336,116 @@ def test_interrupted_token_dump_redoes_only_unfinished_jobs(recipe_run, venv_env
     assert "wrote " in (logs / "dump_codes.2.log").read_text()
     assert (out / "codes.1.ark").stat().st_mtime_ns == job1
     assert len(read_kv_file(out / "codes.scp")) == 2 and (out / ".done").is_file()
+
+
+# ---- the SLMTokBench configs of stage 8 --------------------------------------------------------
+
+def test_unit_vocoder_config_builds_with_the_recipe_inputs(tmp_path, repo_root):
+    """conf/train_unit_vocoder.yaml at its paper size, given what stage 8 passes: the teacher
+    and the benchmark's k-means (without them it names the missing option: test_configs.py)."""
+    tiny_hubert_hf(tmp_path / "hubert")
+    torch.manual_seed(0)
+    save_kmeans(tmp_path / "kmeans.pt", KMeans(torch.randn(8, 32), torch.zeros(32), torch.ones(32)))
+    shipped = repo_root / "egs/librispeech/conf/train_unit_vocoder.yaml"
+    config = yaml.safe_load(shipped.read_text())
+    config["encoder_conf"]["teacher"] = str(tmp_path / "hubert")
+    config["quantizer_conf"]["kmeans"] = str(tmp_path / "kmeans.pt")
+    (tmp_path / "vocoder.yaml").write_text(yaml.safe_dump(config))
+    task, resolved = load_config(tmp_path / "vocoder.yaml")
+    assert resolved["decoder_conf"]["n_filters"] == 64  # the published decoder's width
+    report = str(task.dry_run(resolved))
+    # One level of units at 50 Hz (0.5 s -> 25 frames) decoded back to the input's length.
+    assert "codes: int64[2, 1, 25]" in report and "wav_hat: float32[2, 1, 8000]" in report
+
+
+@pytest.mark.parametrize("codecs", [("speechtokenizer_avg", "baseline"), ("speechtokenizer_l9",)])
+def test_slmtokbench_config_is_valid(tmp_path, repo_root, codecs):
+    """conf/slmtokbench.yaml with the sources stage 8 makes, for the recipe's tokenizers and for
+    the L9 run of run.sh's header."""
+    out = tmp_path / "bench.yaml"
+    codec_args = [arg for tag in codecs for arg in ("--codec", tag, f"exp/{tag}")]
+    res = subprocess.run(
+        [sys.executable, str(repo_root / "egs/TEMPLATE/scripts/slmtokbench/make_config.py"),
+         "--config", str(repo_root / "egs/librispeech/conf/slmtokbench.yaml"), "--out", str(out),
+         *codec_args, "--units", "hubert_km", "f/train.scp", "f/test.scp",
+         "--teacher", "downloads/hubert-base-ls960", "--layer", "avg",
+         "--vocoder", "exp/unit_vocoder"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    config = yaml.safe_load(out.read_text())
+    assert [s["name"] for s in config["sources"]] == ["hubert_km", *codecs]
+    assert config["sources"][0]["num_units"] == 500 and config["max_utts"] == 300
+    assert config["spk_model"] == "resemblyzer"  # offline; the ASR comes from --score_asr
+
+
+# ---- the recipe, stages 9-11 -------------------------------------------------------------------
+
+TTS_MAX_FRAMES = 20  # --tts_args "--max_frames 20"
+
+
+@pytest.fixture(scope="module")
+def uslm_run(recipe_run, venv_env: dict) -> Tuple[Path, str]:
+    """Stages 9-11 of the recipe run by recipe_run, with a tiny USLM on the tiny tokenizer."""
+    recipe, _ = recipe_run
+    env = dict(venv_env, LIBRISPEECH=str(recipe.parents[1] / "corpus"), OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [str(recipe / "run.sh"), "--skip_install", "true", "--stage", "9", "--stop_stage", "11",
+         "--train_set", "train_mini", "--test_sets", "test_clean",
+         "--tokenizer_configs", "conf/tuning/train_speechtokenizer_tiny.yaml",
+         "--uslm_config", "conf/tuning/train_uslm_tiny.yaml",
+         "--uslm_codec_tags", "speechtokenizer_tiny",
+         # The mini test speakers' utterances are about 1 s: shorter prompts are accepted.
+         "--tts_args", f"--max_frames {TTS_MAX_FRAMES} --min_prompt_seconds 0.5",
+         "--nj", "2", "--inference_nj", "2", "--num_threads", "1"],
+        env=env, capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    return recipe, out
+
+
+@pytest.mark.slow
+def test_recipe_text_tokens(uslm_run):
+    recipe, _ = uslm_run
+    symbols = read_kv_file(recipe / "dump/phn/tokens.txt")
+    for name in ("train_mini", "dev_clean", "test_clean"):
+        text = read_kv_file(recipe / "dump/phn" / name / "text")
+        assert text.keys() == read_kv_file(recipe / "dump/raw" / name / "text").keys()
+        tokens = [t for line in text.values() for t in line.split()]
+        assert tokens and all(t in symbols for t in tokens)
+    # "THE CAT ..." in ARPAbet with stress, words separated by "_".
+    first = read_kv_file(recipe / "dump/phn/train_mini/text")["19-198-0000"].split()
+    words = read_kv_file(recipe / "dump/raw/train_mini/text")["19-198-0000"].split()
+    assert first.count("_") == len(words) - 1
+    assert any(t[-1] in "012" for t in first)
+
+
+@pytest.mark.slow
+def test_recipe_uslm_trained(uslm_run):
+    recipe, _ = uslm_run
+    exp = recipe / "exp" / "uslm_speechtokenizer_tiny"
+    config = yaml.safe_load((exp / "config.yaml").read_text())
+    assert config["task"] == "uslm" and config["train_ar"] and config["train_nar"]
+    # The code layout of the tiny tokenizer (2 levels of 16 codes), its codes and stage 9's text.
+    assert (config["codebook_size"], config["n_q"]) == (16, 2)
+    assert config["train_codes"] == "dump/codes/speechtokenizer_tiny/train_mini/codes.scp"
+    assert config["valid_text"] == "dump/phn/dev_clean/text"
+    assert (exp / "valid.loss.best.pth").is_file() and (exp / ".done").is_file()
+    assert "training finished at step 2" in (exp / "train.log").read_text()
+
+
+@pytest.mark.slow
+def test_recipe_zero_shot_tts(uslm_run, monkeypatch):
+    recipe, _ = uslm_run
+    monkeypatch.chdir(recipe)  # paths in the lists are relative to the recipe
+    utt2spk = read_kv_file(recipe / "dump/raw/test_clean/utt2spk")
+    utt2prompt = read_kv_file(recipe / "exp/tts/test_clean/utt2prompt")
+    assert sorted(utt2prompt) == sorted(utt2spk)  # both have the other as prompt
+    for key, prompt in utt2prompt.items():
+        assert prompt != key and utt2spk[prompt] == utt2spk[key]
+    wav_scp = read_kv_file(recipe / "exp/uslm_speechtokenizer_tiny/decode_test_clean/wav.scp")
+    assert wav_scp.keys() == utt2prompt.keys()
+    for path in wav_scp.values():
+        info = sf.info(path)
+        assert info.samplerate == FS and 0 < info.frames <= TTS_MAX_FRAMES * HOP
+    results = (recipe / "exp" / "uslm_results.md").read_text()
+    assert "## test_clean (2 utterances)" in results
+    assert "| ground truth |" in results and "| USLM (speechtokenizer_tiny tokens) |" in results

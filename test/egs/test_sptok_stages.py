@@ -320,6 +320,92 @@ def test_bench_and_uslm_stages_check_their_inputs(toy_recipe, run_recipe, repo_r
     assert not (toy_recipe / "exp" / "tts").exists()
 
 
+def trained_tokenizer_exp(path: Path, task: str = "codec") -> Path:
+    """An experiment dir as stage 4 of another recipe leaves it (the weights are not read)."""
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text(f"task: {task}\nbest_criterion: [valid, mel_distance, min]\n")
+    (path / "2steps.pth").write_bytes(b"weights of step 2")
+    (path / "4steps.pth").write_bytes(b"weights of step 4")
+    os.symlink("4steps.pth", path / "valid.mel_distance.best.pth")
+    (path / ".done").write_text("train --max_steps 4\n")
+    return path
+
+
+def test_pretrained_tokenizers_are_linked_not_trained(toy_recipe, run_recipe, repo_root,
+                                                      tmp_path):
+    """--pretrained_tokenizers: stage 4 links another recipe's tokenizer into exp/<tag>; the
+    LibriTTS recipe runs stages 5 and 9-11 on such links (test_libritts.py)."""
+    src = trained_tokenizer_exp(tmp_path / "other" / "exp" / "st")
+    src_files = sorted(os.listdir(src))
+    # Relative to the recipe, as a recipe's run.sh gives it.
+    args = ("--stage", "4", "--stop_stage", "4", "--pretrained_tokenizers", "st=../../other/exp/st")
+    res = run_recipe(toy_recipe, *args)
+    assert res.returncode == 0, res.stderr
+    exp = toy_recipe / "exp" / "st"
+    assert os.readlink(exp / "config.yaml") == str(src / "config.yaml")
+    assert os.readlink(exp / "valid.mel_distance.best.pth") == str(src / "4steps.pth")
+    assert sorted(os.listdir(exp)) == [".done", "config.yaml", "valid.mel_distance.best.pth"]
+    res = run_recipe(toy_recipe, *args)
+    assert res.returncode == 0, res.stderr
+    assert "exp/st is up to date" in res.stderr
+
+    # The source trained further: linked again; outputs of later stages stay (their own .done
+    # signatures hold this .done, so those stages redo them).
+    (exp / "dump_codes").mkdir()
+    (src / "valid.mel_distance.best.pth").unlink()
+    os.symlink("2steps.pth", src / "valid.mel_distance.best.pth")
+    (src / ".done").write_text("train --max_steps 6\n")
+    done = (exp / ".done").read_text()
+    res = run_recipe(toy_recipe, *args)
+    assert res.returncode == 0, res.stderr
+    assert os.readlink(exp / "valid.mel_distance.best.pth") == str(src / "2steps.pth")
+    assert (exp / ".done").read_text() != done and (exp / "dump_codes").is_dir()
+    assert sorted(os.listdir(src)) == src_files  # the source is only read
+
+    # Its tag is one of the tokenizers for the USLM (stage 10 then wants stage 9's text).
+    shutil.copy(repo_root / "egs/mini_synth/conf/train_uslm.yaml",
+                toy_recipe / "conf" / "uslm.yaml")
+    res = run_recipe(toy_recipe, "--stage", "10", "--pretrained_tokenizers",
+                     "st=../../other/exp/st", "--uslm_config", "conf/uslm.yaml",
+                     "--uslm_codec_tags", "st")
+    assert res.returncode != 0
+    assert "dump/phn is missing or incomplete: run stage 9 first" in res.stderr
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("base", "--pretrained_tokenizers takes TAG=EXP_DIR words"),
+    ("base=nowhere", "--pretrained_tokenizers base=nowhere: nowhere is not a finished tokenizer "
+                     "training (no nowhere/.done"),
+    ("st=../../src", "--pretrained_tokenizers: the tag st is given twice"),  # conf/train_st.yaml's
+])
+def test_pretrained_tokenizers_are_checked_first(toy_recipe, run_recipe, tmp_path, entry, message):
+    trained_tokenizer_exp(tmp_path / "src")
+    (toy_recipe / "conf" / "train_st.yaml").write_text("task: codec\n")
+    res = run_recipe(toy_recipe, "--pretrained_tokenizers", entry,
+                     "--tokenizer_configs", "conf/train_st.yaml")
+    assert res.returncode != 0
+    assert message in res.stderr
+    assert "Stage 1" not in res.stderr  # nothing ran
+
+
+def test_pretrained_tokenizer_must_be_a_tokenizer_and_not_replace_one(toy_recipe, run_recipe,
+                                                                      tmp_path):
+    trained_tokenizer_exp(tmp_path / "uslm", task="uslm")
+    res = run_recipe(toy_recipe, "--stage", "4", "--stop_stage", "4",
+                     "--pretrained_tokenizers", f"st={tmp_path / 'uslm'}")
+    assert res.returncode != 0
+    assert f"{tmp_path / 'uslm'}/config.yaml is not a tokenizer's (task: codec)" in res.stderr
+    # A tokenizer trained here under the same tag is never replaced by a link.
+    trained_tokenizer_exp(toy_recipe / "exp" / "st")
+    (toy_recipe / "exp" / "st" / ".done").write_text("trained here\n")
+    res = run_recipe(toy_recipe, "--stage", "4", "--stop_stage", "4",
+                     "--pretrained_tokenizers", f"st={trained_tokenizer_exp(tmp_path / 'src')}")
+    assert res.returncode != 0
+    assert "exp/st holds a tokenizer trained here; remove it or give the pretrained one another " \
+           "tag" in res.stderr
+    assert not (toy_recipe / "exp" / "st" / "config.yaml").is_symlink()
+
+
 LIB_STEPS = r"""
 set -euo pipefail
 . scripts/utils/lib.sh
