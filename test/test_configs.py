@@ -26,6 +26,8 @@ EGS = REPO_ROOT / "egs"
 NON_TRAINING_CONFIGS: dict[str, str] = {
     "egs/mini_synth/conf/slmtokbench.yaml":
         "SLMTokBench config; stage 8 merges it with the recipe's sources (the quick pass runs it)",
+    "egs/librispeech/conf/slmtokbench.yaml":
+        "SLMTokBench config; checked by test/egs/test_librispeech.py through make_config.py",
     "egs/TEMPLATE/conf/tuning/slmtokbench_paper.yaml":
         "SLMTokBench config; checked by test_sptok_stages through make_config.py",
 }
@@ -35,6 +37,8 @@ NON_TRAINING_CONFIGS: dict[str, str] = {
 NEEDS_RECIPE_INPUTS: dict[str, str] = {
     "egs/mini_synth/conf/train_unit_vocoder.yaml":
         "the frozen teacher and k-means of stage 8 (--encoder_conf.teacher, --quantizer_conf.kmeans)",
+    "egs/librispeech/conf/train_unit_vocoder.yaml":
+        "the frozen teacher and k-means of stage 8; built with them in test/egs/test_librispeech.py",
 }
 
 # Made by running recipes (git-ignored); configs saved there are copies, not sources.
