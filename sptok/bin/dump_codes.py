@@ -33,7 +33,8 @@ from sptok.data.audio import audio_file_info, is_pipe, load_audio
 from sptok.data.errors import DataError
 from sptok.data.kaldi_dir import read_kv_file
 from sptok.inference.batching import estimate_num_samples, pad_arrays, plan_batches
-from sptok.inference.cli_utils import add_model_arguments, load_tokenizer, str2bool
+from sptok.inference.cli_utils import add_model_arguments, load_tokenizer
+from sptok.utils.cli import str2bool
 
 logger = logging.getLogger("dump_codes")
 

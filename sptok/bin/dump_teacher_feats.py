@@ -31,16 +31,10 @@ from sptok.inference.batching import plan_batches
 from sptok.inference.speechtokenizer import resolve_device
 from sptok.teachers.audio_input import SAMPLE_RATE, load_16k_mono, utterance_lengths
 from sptok.teachers.hubert import HubertTeacher, parse_layer
+from sptok.utils.cli import str2bool
 
 _LG = logging.getLogger("dump_teacher_feats")
 
-
-def str2bool(value: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
 def get_parser() -> argparse.ArgumentParser:

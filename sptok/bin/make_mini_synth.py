@@ -25,17 +25,11 @@ from sptok.corpus.sentences import check_phoneme_coverage, generate_sentences, m
 from sptok.corpus.synth import SynthesisError
 from sptok.corpus.voices import MissingEngineError, check_voices, default_speakers
 from sptok.data.errors import DataError
+from sptok.utils.cli import str2bool
 
 MIN_SENTENCE_POOL = 2000
 STATS_NAME = "mini_synth_stats.txt"
 
-
-def _str2bool(value: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -49,7 +43,7 @@ def get_parser() -> argparse.ArgumentParser:
                         help="target total length (every set keeps a minimum size)")
     parser.add_argument("--seed", type=int, default=1, help="fixes sentences and assignment")
     parser.add_argument("--nj", type=int, default=1, help="utterances synthesised at once")
-    parser.add_argument("--mbrola", type=_str2bool, default=False,
+    parser.add_argument("--mbrola", type=str2bool, default=False,
                         help="add mbrola voices (non-free; Debian contrib: mbrola, mbrola-us1..3, "
                              "mbrola-en1)")
     parser.add_argument("--fs", type=int, default=16000, help="output sample rate in Hz")

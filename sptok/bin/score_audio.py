@@ -40,6 +40,7 @@ from sptok.utils.config import dump_yaml, loads_yaml
 from sptok.utils.fileio import atomic_open
 from sptok.utils.registry import ConfigError
 from sptok.utils.progress import progress_mininterval
+from sptok.utils.cli import str2bool
 
 logger = logging.getLogger("score_audio")
 
@@ -50,13 +51,6 @@ SUMMARY_MD = "summary.md"
 #: Missing keys listed in an error message before the rest is counted.
 _MAX_LISTED = 10
 
-
-def str2bool(value: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -33,16 +33,10 @@ from sptok.teachers.mini_hubert import (HOP, RECEPTIVE_FIELD, CropSampler, MiniH
                                         fixed_batches, split_valid, train)
 from sptok.utils.fileio import atomic_open, atomic_path
 from sptok.utils.progress import progress_mininterval
+from sptok.utils.cli import str2bool
 
 _LG = logging.getLogger("train_mini_hubert")
 
-
-def str2bool(value: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
 def optional_float(value: str) -> Optional[float]:

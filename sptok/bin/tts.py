@@ -51,7 +51,7 @@ from sptok.data.audio import (audio_file_info, is_pipe, load_audio, mix_to_mono,
                               save_audio)
 from sptok.data.errors import DataError
 from sptok.data.kaldi_dir import c_sort_key, read_kv_file, read_segments, write_kv_file
-from sptok.inference.cli_utils import str2bool
+from sptok.utils.cli import str2bool
 from sptok.inference.speechtokenizer import SpeechTokenizer, resolve_device
 from sptok.tasks.uslm import USLMModels, load_uslm
 from sptok.text.symbol_table import SymbolTable

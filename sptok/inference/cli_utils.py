@@ -8,17 +8,10 @@ import torch
 
 from sptok.inference.speechtokenizer import BATCH_MODES, SpeechTokenizer
 
-__all__ = ["str2bool", "add_model_arguments", "load_tokenizer", "parse_levels"]
+__all__ = ["add_model_arguments", "load_tokenizer", "parse_levels"]
 
 logger = logging.getLogger(__name__)
 
-
-def str2bool(value: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
