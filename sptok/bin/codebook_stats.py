@@ -23,6 +23,7 @@ import torch
 from sptok.data.ark import iter_codes
 from sptok.data.errors import DataError
 from sptok.quantization.usage import code_counts, perplexity_from_counts
+from sptok.utils.cli import ESPNET_LOG_FORMAT, run_cli
 from sptok.utils.fileio import atomic_open
 
 logger = logging.getLogger("codebook_stats")
@@ -99,15 +100,9 @@ def output_base(out: str) -> Path:
     return path.with_suffix("") if path.suffix in (".json", ".md") else path
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
-    try:
-        counted = count_codes(args.codes_scp, args.codebook_size)
-    except (DataError, ValueError) as exc:
-        print(f"codebook_stats: error: {exc}", file=sys.stderr)
-        return 1
+def write_stats(args: argparse.Namespace) -> None:
+    """Count the codes of ``args.codes_scp``, write OUT.json and OUT.md and print the table."""
+    counted = count_codes(args.codes_scp, args.codebook_size)
     stats = {"codes_scp": args.codes_scp, "codebook_size": args.codebook_size,
              "num_utterances": counted["num_utterances"], "num_frames": counted["num_frames"],
              "levels": usage_stats(counted["counts"])}
@@ -120,7 +115,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         f.write(table)
     sys.stdout.write(table)
     logger.info("wrote %s.json and %s.md", base, base)
-    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_cli(get_parser(), write_stats, argv, log_format=ESPNET_LOG_FORMAT)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,12 @@ Usage: python -m sptok.bin.combine_data OUT_DIR IN_DIR1 IN_DIR2 ...
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import List, Optional
 
 from sptok.data.errors import DataError
 from sptok.data.kaldi_dir import combine_data_dirs
+from sptok.utils.cli import run_cli
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -20,16 +20,13 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _combine(args: argparse.Namespace) -> None:
+    print(combine_data_dirs(args.out_dir, args.in_dirs))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="combine_data: %(levelname)s: %(message)s")
-    try:
-        summary = combine_data_dirs(args.out_dir, args.in_dirs)
-    except DataError as exc:
-        print(f"combine_data: error: {exc}", file=sys.stderr)
-        return 1
-    print(summary)
-    return 0
+    return run_cli(get_parser(), _combine, argv, errors=(DataError,),
+                   log_format="combine_data: %(levelname)s: %(message)s")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from sptok.data.errors import DataError
 from sptok.data.kaldi_dir import read_kv_file
 from sptok.inference.batching import estimate_num_samples, pad_arrays, plan_batches
 from sptok.inference.cli_utils import add_model_arguments, load_tokenizer
-from sptok.utils.cli import str2bool
+from sptok.utils.cli import ESPNET_LOG_FORMAT, run_cli, str2bool
 
 logger = logging.getLogger("dump_codes")
 
@@ -138,15 +138,8 @@ def dump(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
-    try:
-        dump(args)
-    except (DataError, ValueError, FileNotFoundError) as exc:
-        print(f"dump_codes: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_cli(get_parser(), dump, argv,
+                   errors=(DataError, ValueError, FileNotFoundError), log_format=ESPNET_LOG_FORMAT)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from sptok.inference.batching import plan_batches
 from sptok.inference.speechtokenizer import resolve_device
 from sptok.teachers.audio_input import SAMPLE_RATE, load_16k_mono, utterance_lengths
 from sptok.teachers.hubert import HubertTeacher, parse_layer
-from sptok.utils.cli import str2bool
+from sptok.utils.cli import ESPNET_LOG_FORMAT, run_cli, str2bool
 
 _LG = logging.getLogger("dump_teacher_feats")
 
@@ -126,15 +126,7 @@ def dump(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
-    try:
-        dump(args)
-    except (DataError, ValueError) as exc:
-        print(f"dump_teacher_feats: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_cli(get_parser(), dump, argv, log_format=ESPNET_LOG_FORMAT)
 
 
 if __name__ == "__main__":

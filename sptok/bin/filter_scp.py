@@ -10,6 +10,7 @@ from typing import List, Optional
 
 from sptok.data.errors import DataError
 from sptok.data.scp import filter_scp, read_key_list
+from sptok.utils.cli import run_cli
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -22,16 +23,13 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
-    try:
-        kept = filter_scp(args.input, args.output, read_key_list(args.keys),
-                          exclude=args.exclude)
-    except DataError as exc:
-        print(f"filter_scp: error: {exc}", file=sys.stderr)
-        return 1
+def _filter(args: argparse.Namespace) -> None:
+    kept = filter_scp(args.input, args.output, read_key_list(args.keys), exclude=args.exclude)
     print(f"filter_scp: {args.output}: {kept} lines", file=sys.stderr)
-    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_cli(get_parser(), _filter, argv, errors=(DataError,))
 
 
 if __name__ == "__main__":

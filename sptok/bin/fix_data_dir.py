@@ -11,6 +11,7 @@ from typing import List, Optional
 
 from sptok.data.errors import DataError
 from sptok.data.kaldi_dir import fix_data_dir
+from sptok.utils.cli import run_cli
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -19,15 +20,12 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fix(args: argparse.Namespace) -> None:
+    print(fix_data_dir(args.data_dir))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
-    try:
-        report = fix_data_dir(args.data_dir)
-    except DataError as exc:
-        print(f"fix_data_dir: error: {exc}", file=sys.stderr)
-        return 1
-    print(report)
-    return 0
+    return run_cli(get_parser(), _fix, argv, errors=(DataError,))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from sptok.data.audio import (audio_file_info, mix_to_mono, read_audio, resample
                               segment_to_samples)
 from sptok.data.errors import DataError
 from sptok.data.kaldi_dir import Segment, read_kv_file, read_segments, write_kv_file
+from sptok.utils.cli import run_cli
 from sptok.utils.fileio import PathLike
 from sptok.utils.progress import progress_mininterval
 
@@ -141,16 +142,14 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
-    args = parser.parse_args(argv)
-    if args.fs <= 0:
-        parser.error(f"argument --fs: must be positive, got {args.fs}")
-    try:
+
+    def format_all(args: argparse.Namespace) -> None:
+        if args.fs <= 0:
+            parser.error(f"argument --fs: must be positive, got {args.fs}")
         format_wav_scp(args.wav_scp, args.out_dir, args.fs, segments=args.segments,
                        audio_format=args.audio_format)
-    except DataError as exc:
-        print(f"format_wav_scp: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_cli(parser, format_all, argv, errors=(DataError,))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from sptok.corpus.sentences import check_phoneme_coverage, generate_sentences, m
 from sptok.corpus.synth import SynthesisError
 from sptok.corpus.voices import MissingEngineError, check_voices, default_speakers
 from sptok.data.errors import DataError
-from sptok.utils.cli import str2bool
+from sptok.utils.cli import run_cli, str2bool
 
 MIN_SENTENCE_POOL = 2000
 STATS_NAME = "mini_synth_stats.txt"
@@ -101,16 +101,14 @@ def run(out_dir: str, wav_dir: str, hours: float, seed: int, nj: int = 1, mbrola
     return table
 
 
+def _make_corpus(args: argparse.Namespace) -> None:
+    print(run(args.out_dir, args.wav_dir, args.hours, args.seed, nj=args.nj, mbrola=args.mbrola,
+              fs=args.fs), end="")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
-    try:
-        table = run(args.out_dir, args.wav_dir, args.hours, args.seed, nj=args.nj,
-                    mbrola=args.mbrola, fs=args.fs)
-    except (MissingEngineError, SynthesisError, DataError, ValueError) as exc:
-        print(f"make_mini_synth: error: {exc}", file=sys.stderr)
-        return 1
-    print(table, end="")
-    return 0
+    return run_cli(get_parser(), _make_corpus, argv,
+                   errors=(MissingEngineError, SynthesisError, DataError, ValueError))
 
 
 if __name__ == "__main__":

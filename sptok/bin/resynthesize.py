@@ -30,6 +30,7 @@ from sptok.data.errors import DataError
 from sptok.data.kaldi_dir import read_utt2num_samples, write_kv_file
 from sptok.inference.batching import pad_arrays, plan_batches
 from sptok.inference.cli_utils import add_model_arguments, load_tokenizer, parse_levels
+from sptok.utils.cli import ESPNET_LOG_FORMAT, run_cli
 
 logger = logging.getLogger("resynthesize")
 
@@ -121,15 +122,8 @@ def resynthesize(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
-    try:
-        resynthesize(args)
-    except (DataError, ValueError, FileNotFoundError) as exc:
-        print(f"resynthesize: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_cli(get_parser(), resynthesize, argv,
+                   errors=(DataError, ValueError, FileNotFoundError), log_format=ESPNET_LOG_FORMAT)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from sptok.utils.config import dump_yaml, loads_yaml
 from sptok.utils.fileio import atomic_open
 from sptok.utils.registry import ConfigError
 from sptok.utils.progress import progress_mininterval
-from sptok.utils.cli import str2bool
+from sptok.utils.cli import run_cli, str2bool
 
 logger = logging.getLogger("score_audio")
 
@@ -260,18 +260,16 @@ def score_audio(args: argparse.Namespace) -> Dict[str, Any]:
     return summary
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    args = get_parser().parse_args(argv)
-    try:
-        summary = score_audio(args)
-    except (DataError, ValueError, ImportError) as exc:
-        print(f"score_audio: error: {exc}", file=sys.stderr)
-        return 1
+def _score(args: argparse.Namespace) -> None:
+    summary = score_audio(args)
     values = ", ".join(f"{m} {v['value']:.4g}" for m, v in summary["metrics"].items())
     print(f"score_audio: {summary['n_utt']} utterances: {values} -> {args.out_dir}",
           file=sys.stderr)
-    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_cli(get_parser(), _score, argv, errors=(DataError, ValueError, ImportError),
+                   log_format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from typing import List, Optional
 
 from sptok.data.errors import DataError
 from sptok.data.scp import split_scp
+from sptok.utils.cli import run_cli
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -21,16 +22,14 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
-    try:
-        sizes = split_scp(args.input, args.outputs, utt2spk=args.utt2spk)
-    except DataError as exc:
-        print(f"split_scp: error: {exc}", file=sys.stderr)
-        return 1
+def _split(args: argparse.Namespace) -> None:
+    sizes = split_scp(args.input, args.outputs, utt2spk=args.utt2spk)
     print(f"split_scp: {args.input}: {sum(sizes)} lines into {len(sizes)} parts "
           f"({min(sizes)}-{max(sizes)} lines each)", file=sys.stderr)
-    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_cli(get_parser(), _split, argv, errors=(DataError,))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from sptok.text.g2p import DEFAULT_WORD_SEP
 from sptok.text.normalize import CLEANERS
 from sptok.text.symbol_table import UNK, SymbolTable
 from sptok.text.tokenizer import TOKEN_TYPES, TextTokenizer, build_tokenizer
+from sptok.utils.cli import run_cli
 from sptok.utils.fileio import PathLike, atomic_open
 from sptok.utils.progress import progress_mininterval
 
@@ -143,44 +144,42 @@ def make_token_list(tokenizer: TextTokenizer, tokenized: Dict[str, List[str]],
     return SymbolTable.from_inventory(inventory)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
+def _tokenize(args: argparse.Namespace) -> None:
     word_sep = None if args.word_sep == "none" else args.word_sep
-    try:
-        if args.token_list and args.write_token_list:
-            raise ValueError("give --token_list (check against a list) or --write_token_list "
-                             "(make one), not both")
-        if args.token_type == "bpe":
-            if not args.bpe_model:
-                raise ValueError("--token_type bpe needs --bpe_model")
-            if args.bpe_train:
-                model = Path(args.bpe_model)
-                if model.suffix != ".model":
-                    raise ValueError(f"--bpe_model must end in .model, got {model}")
-                train_bpe(args.in_text, model.parent, args.bpe_vocab_size,
-                          model_type=args.bpe_model_type,
-                          character_coverage=args.bpe_character_coverage, cleaner=args.cleaner,
-                          punctuation=args.punctuation, name=model.stem)
-                print(f"tokenize_text: trained {model} ({args.bpe_vocab_size} pieces)",
-                      file=sys.stderr)
-        tokenizer = build_tokenizer(args.token_type, cleaner=args.cleaner,
-                                    punctuation=args.punctuation, stress=args.stress,
-                                    word_sep=word_sep, bpe_model=args.bpe_model)
-        token_list = SymbolTable.load(args.token_list) if args.token_list else None
-        tokenized = tokenize_text(args.in_text, args.out_text, tokenizer, token_list,
-                                  map_unk=args.map_unk)
-        if args.write_token_list:
-            table = make_token_list(tokenizer, tokenized, args.token_list_from, args.in_text)
-            table.save(args.write_token_list)
-            print(f"tokenize_text: {args.write_token_list}: {len(table)} symbols",
+    if args.token_list and args.write_token_list:
+        raise ValueError("give --token_list (check against a list) or --write_token_list "
+                         "(make one), not both")
+    if args.token_type == "bpe":
+        if not args.bpe_model:
+            raise ValueError("--token_type bpe needs --bpe_model")
+        if args.bpe_train:
+            model = Path(args.bpe_model)
+            if model.suffix != ".model":
+                raise ValueError(f"--bpe_model must end in .model, got {model}")
+            train_bpe(args.in_text, model.parent, args.bpe_vocab_size,
+                      model_type=args.bpe_model_type,
+                      character_coverage=args.bpe_character_coverage, cleaner=args.cleaner,
+                      punctuation=args.punctuation, name=model.stem)
+            print(f"tokenize_text: trained {model} ({args.bpe_vocab_size} pieces)",
                   file=sys.stderr)
-    except (DataError, ValueError, FileNotFoundError, ImportError) as exc:
-        print(f"tokenize_text: error: {exc}", file=sys.stderr)
-        return 1
+    tokenizer = build_tokenizer(args.token_type, cleaner=args.cleaner,
+                                punctuation=args.punctuation, stress=args.stress,
+                                word_sep=word_sep, bpe_model=args.bpe_model)
+    token_list = SymbolTable.load(args.token_list) if args.token_list else None
+    tokenized = tokenize_text(args.in_text, args.out_text, tokenizer, token_list,
+                              map_unk=args.map_unk)
+    if args.write_token_list:
+        table = make_token_list(tokenizer, tokenized, args.token_list_from, args.in_text)
+        table.save(args.write_token_list)
+        print(f"tokenize_text: {args.write_token_list}: {len(table)} symbols", file=sys.stderr)
     counts: Counter = Counter(t for tokens in tokenized.values() for t in tokens)
     print(f"tokenize_text: {args.out_text}: {len(tokenized)} utterances, "
           f"{sum(counts.values())} tokens, {len(counts)} distinct", file=sys.stderr)
-    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_cli(get_parser(), _tokenize, argv,
+                   errors=(DataError, ValueError, FileNotFoundError, ImportError))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from sptok.teachers.mini_hubert import (HOP, RECEPTIVE_FIELD, CropSampler, MiniH
                                         fixed_batches, split_valid, train)
 from sptok.utils.fileio import atomic_open, atomic_path
 from sptok.utils.progress import progress_mininterval
-from sptok.utils.cli import str2bool
+from sptok.utils.cli import ESPNET_LOG_FORMAT, run_cli, str2bool
 
 _LG = logging.getLogger("train_mini_hubert")
 
@@ -167,15 +167,7 @@ def run(args: argparse.Namespace) -> Path:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
-    try:
-        run(args)
-    except (DataError, ValueError) as exc:
-        print(f"train_mini_hubert: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_cli(get_parser(), run, argv, log_format=ESPNET_LOG_FORMAT)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ from sptok.data.audio import (audio_file_info, is_pipe, load_audio, mix_to_mono,
                               save_audio)
 from sptok.data.errors import DataError
 from sptok.data.kaldi_dir import c_sort_key, read_kv_file, read_segments, write_kv_file
-from sptok.utils.cli import str2bool
+from sptok.utils.cli import ESPNET_LOG_FORMAT, run_cli, str2bool
 from sptok.inference.speechtokenizer import SpeechTokenizer, resolve_device
 from sptok.tasks.uslm import USLMModels, load_uslm
 from sptok.text.symbol_table import SymbolTable
@@ -546,14 +546,12 @@ def _check_mode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> st
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     parser = get_parser()
-    args = parser.parse_args(argv)
-    mode = _check_mode(args, parser)
-    if args.num_threads > 0:
-        torch.set_num_threads(args.num_threads)
-    try:
+
+    def synthesize_requests(args: argparse.Namespace) -> None:
+        mode = _check_mode(args, parser)
+        if args.num_threads > 0:
+            torch.set_num_threads(args.num_threads)
         sampling = SamplingOptions(greedy=args.greedy, temperature=args.temperature,
                                    top_k=args.top_k, top_p=args.top_p)
         codec = None
@@ -568,7 +566,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             requests = build_decode_list(args.data_dir, args.out_dir, rate, args.prompt_seconds,
                                          args.min_prompt_seconds, args.seed)
             if args.list_only:
-                return 0
+                return
         elif mode == "batch_file":
             requests = read_batch_file(args.batch_file)
         else:
@@ -588,10 +586,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             for request in requests:
                 synthesizer.prepare(request)
             synthesize_all(synthesizer, requests, args.out_dir, args.batch_size, args.out_scp)
-    except (DataError, ValueError, FileNotFoundError) as exc:
-        print(f"tts: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_cli(parser, synthesize_requests, argv,
+                   errors=(DataError, ValueError, FileNotFoundError), log_format=ESPNET_LOG_FORMAT)
 
 
 if __name__ == "__main__":

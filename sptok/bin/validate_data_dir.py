@@ -10,6 +10,7 @@ from typing import List, Optional
 
 from sptok.data.errors import DataError
 from sptok.data.kaldi_dir import validate_data_dir
+from sptok.utils.cli import run_cli
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -28,17 +29,14 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
-    args = parser.parse_args(argv)
-    if args.fs is not None and args.fs <= 0:
-        parser.error(f"argument --fs: must be positive, got {args.fs}")
-    try:
-        summary = validate_data_dir(args.data_dir, check_audio=args.check_audio,
-                                    require_text=not args.no_text, fs=args.fs)
-    except DataError as exc:
-        print(f"validate_data_dir: error: {exc}", file=sys.stderr)
-        return 1
-    print(summary)
-    return 0
+
+    def validate(args: argparse.Namespace) -> None:
+        if args.fs is not None and args.fs <= 0:
+            parser.error(f"argument --fs: must be positive, got {args.fs}")
+        print(validate_data_dir(args.data_dir, check_audio=args.check_audio,
+                                require_text=not args.no_text, fs=args.fs))
+
+    return run_cli(parser, validate, argv, errors=(DataError,))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from sptok.data.errors import DataError
 from sptok.inference.cli_utils import parse_levels
 from sptok.inference.speechtokenizer import SpeechTokenizer
 from sptok.slmtokbench.disentangle import FRAME_POLICIES, swap_levels
+from sptok.utils.cli import ESPNET_LOG_FORMAT, run_cli
 
 __all__ = ["last_reference_level", "convert", "main"]
 
@@ -98,24 +99,21 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
-    try:
-        k = last_reference_level(args.levels)
-        codec = SpeechTokenizer.from_pretrained(args.codec, checkpoint=args.codec_checkpoint,
-                                                device=args.device)
-        source = _load(args.source, codec.sample_rate, "source")
-        reference = _load(args.reference, codec.sample_rate, "reference")
-        wav, codes = convert(codec, source, reference, k, args.frames)
-        save_audio(args.out, wav, codec.sample_rate)
-    except (DataError, ValueError, FileNotFoundError) as exc:
-        print(f"vc: error: {exc}", file=sys.stderr)
-        return 1
+def _convert_files(args: argparse.Namespace) -> None:
+    k = last_reference_level(args.levels)
+    codec = SpeechTokenizer.from_pretrained(args.codec, checkpoint=args.codec_checkpoint,
+                                            device=args.device)
+    source = _load(args.source, codec.sample_rate, "source")
+    reference = _load(args.reference, codec.sample_rate, "reference")
+    wav, codes = convert(codec, source, reference, k, args.frames)
+    save_audio(args.out, wav, codec.sample_rate)
     taken = f" + reference RVQ-2:{k}" if k > 1 else " only"
     logger.info("wrote %s: source RVQ-1%s, %d frames", args.out, taken, codes.shape[1])
-    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_cli(get_parser(), _convert_files, argv,
+                   errors=(DataError, ValueError, FileNotFoundError), log_format=ESPNET_LOG_FORMAT)
 
 
 if __name__ == "__main__":
