@@ -5,6 +5,7 @@ YAML (``task: codec``), components chosen by name::
     encoder: seanet          # SEANetEncoder(**encoder_conf)
     quantizer: rvq           # ResidualVQ(dimension=<encoder dimension>, **quantizer_conf)
     decoder: seanet          # SEANetDecoder(dimension=<encoder dimension>, **decoder_conf)
+                             # | istft (ISTFTDecoder: frame-rate ConvNeXt + inverse STFT)
     teacher: offline         # dumped features (teacher_conf.feature_dim) | online | none
     distill_loss: d_axis     # d_axis | t_axis | none (none together with teacher: none)
     mel_loss: multi_resolution
@@ -33,6 +34,7 @@ from sptok.models.codec_model import SpeechTokenizerGAN
 from sptok.models.distill import DAxisDistillLoss, TAxisDistillLoss
 from sptok.models.speechtokenizer import SpeechTokenizerModel
 from sptok.models.teacher_targets import OfflineTeacher, OnlineHubertTeacher, TeacherTargets
+from sptok.modules.istft_decoder import ISTFTDecoder
 from sptok.modules.seanet import SEANetDecoder, SEANetEncoder
 from sptok.modules.semantic import SemanticHead
 from sptok.quantization.residual_vq import ResidualVQ
@@ -44,7 +46,8 @@ encoder_choices = ClassChoices("encoder", {"seanet": SEANetEncoder}, default="se
                                type_check=nn.Module)
 quantizer_choices = ClassChoices("quantizer", {"rvq": ResidualVQ}, default="rvq",
                                  type_check=nn.Module, injected=("dimension",))
-decoder_choices = ClassChoices("decoder", {"seanet": SEANetDecoder}, default="seanet",
+decoder_choices = ClassChoices("decoder", {"seanet": SEANetDecoder, "istft": ISTFTDecoder},
+                               default="seanet",
                                type_check=nn.Module, injected=("dimension",))
 teacher_choices = ClassChoices("teacher", {"offline": OfflineTeacher,
                                            "online": OnlineHubertTeacher},
