@@ -25,35 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sptok.modules.convnext import ConvNeXtBlock, init_convnext_weights
 from sptok.modules.lengths import check_lengths, lengths_to_mask, mask_padding
-
-
-class ConvNeXtBlock(nn.Module):
-    """Depthwise conv -> LayerNorm -> pointwise MLP (GELU) -> layer scale, with a residual.
-
-    Args:
-        dim: channels.
-        intermediate_dim: hidden width of the pointwise MLP.
-        kernel_size: depthwise kernel (odd: centred).
-        layer_scale_init: initial value of the per-channel output scale.
-    """
-
-    def __init__(self, dim: int, intermediate_dim: int, kernel_size: int = 7,
-                 layer_scale_init: float = 0.125):
-        super().__init__()
-        self.dwconv = nn.Conv1d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.pwconv1 = nn.Linear(dim, intermediate_dim)
-        self.act = nn.GELU()
-        self.pwconv2 = nn.Linear(intermediate_dim, dim)
-        self.gamma = nn.Parameter(torch.full((dim,), float(layer_scale_init)))
-
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``x`` [B, dim, T], ``mask`` [B, 1, T] (1 on valid frames) -> [B, dim, T]."""
-        y = x if mask is None else x * mask  # padding frames read as the conv's zero padding
-        y = self.dwconv(y).transpose(1, 2)
-        y = self.pwconv2(self.act(self.pwconv1(self.norm(y))))
-        return x + (self.gamma * y).transpose(1, 2)
 
 
 class ISTFTDecoder(nn.Module):
@@ -97,14 +70,7 @@ class ISTFTDecoder(nn.Module):
         self.final_norm = nn.LayerNorm(channels, eps=1e-6)
         self.head = nn.Linear(channels, n_fft + 2)  # log-magnitude and phase of n_fft/2+1 bins
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        # ConvNeXt/Vocos initialisation: small truncated-normal weights, zero biases.
-        if isinstance(module, (nn.Conv1d, nn.Linear)):
-            nn.init.trunc_normal_(module.weight, std=0.02)
-            nn.init.zeros_(module.bias)
+        self.apply(init_convnext_weights)
 
     @property
     def hop_length(self) -> int:

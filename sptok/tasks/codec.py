@@ -3,6 +3,7 @@
 YAML (``task: codec``), components chosen by name::
 
     encoder: seanet          # SEANetEncoder(**encoder_conf)
+                             # | stft (STFTEncoder: STFT log-magnitudes + frame-rate ConvNeXt)
     quantizer: rvq           # ResidualVQ(dimension=<encoder dimension>, **quantizer_conf)
     decoder: seanet          # SEANetDecoder(dimension=<encoder dimension>, **decoder_conf)
                              # | istft (ISTFTDecoder: frame-rate ConvNeXt + inverse STFT)
@@ -37,12 +38,14 @@ from sptok.models.teacher_targets import OfflineTeacher, OnlineHubertTeacher, Te
 from sptok.modules.istft_decoder import ISTFTDecoder
 from sptok.modules.seanet import SEANetDecoder, SEANetEncoder
 from sptok.modules.semantic import SemanticHead
+from sptok.modules.stft_encoder import STFTEncoder
 from sptok.quantization.residual_vq import ResidualVQ
 from sptok.train.task_mixin import GANTrainTask
 from sptok.utils.config import ConfigError, Option, Override, load_yaml
 from sptok.utils.registry import ClassChoices
 
-encoder_choices = ClassChoices("encoder", {"seanet": SEANetEncoder}, default="seanet",
+encoder_choices = ClassChoices("encoder", {"seanet": SEANetEncoder, "stft": STFTEncoder},
+                               default="seanet",
                                type_check=nn.Module)
 quantizer_choices = ClassChoices("quantizer", {"rvq": ResidualVQ}, default="rvq",
                                  type_check=nn.Module, injected=("dimension",))
