@@ -297,7 +297,19 @@ class Trainer:
         self.last_save_step = self.step
 
     def _resume(self, ckpt: Mapping[str, Any]) -> None:
-        self.model.load_state_dict(ckpt["model"])
+        changed = sorted(k for k in set(self.config) | set(ckpt["config"])
+                         if self.config.get(k) != ckpt["config"].get(k))
+        try:
+            self.model.load_state_dict(ckpt["model"])
+        except RuntimeError as error:
+            # Another architecture (e.g. a recipe re-run after the config's encoder changed):
+            # name the cause instead of torch's list of hundreds of keys.
+            first_line = str(error).splitlines()[0]
+            raise ValueError(
+                f"{self.output_dir / CHECKPOINT_NAME}: cannot resume: its model does not fit "
+                f"the current config ({first_line}; options changed since the checkpoint: "
+                f"{', '.join(changed) or 'none'}); delete {self.output_dir} or use another "
+                "output_dir to start afresh") from None
         pairs = [("optimizer", self.optim_g), ("optimizer_d", self.optim_d),
                  ("scheduler", self.sched_g), ("scheduler_d", self.sched_d)]
         for key, obj in pairs:
@@ -317,8 +329,6 @@ class Trainer:
         self.keeper.load_state_dict(ckpt["nbest"])
         self.last_valid_step = ckpt.get("last_valid_step")
         self.last_save_step = self.step
-        changed = sorted(k for k in set(self.config) | set(ckpt["config"])
-                         if self.config.get(k) != ckpt["config"].get(k))
         if changed:
             logger.warning("resuming with options changed since the checkpoint: %s",
                            ", ".join(f"{k}: {ckpt['config'].get(k)!r} -> {self.config.get(k)!r}"

@@ -117,6 +117,15 @@ def test_nonfinite_loss_stops_with_step_loss_and_stats(tmp_path):
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
 
 
+def test_resume_with_another_model_shape_names_the_cause(tmp_path):
+    out = tmp_path / "exp"
+    run(DummyGANTask, out, max_steps=2, hidden=8)
+    with pytest.raises(ValueError, match=r"checkpoint.pt: cannot resume: its model does not fit "
+                                         r"the current config .*changed since the checkpoint: "
+                                         r"hidden.*delete .*exp or use another output_dir"):
+        run(DummyGANTask, out, max_steps=4, hidden=16)
+
+
 RESUME_CONFIG = dict(max_steps=14, valid_interval=4, save_interval=100, grad_clip=0.5,
                      grad_clip_d=2.0, scheduler="exponential",
                      scheduler_conf={"gamma": 0.9}, scheduler_d="noam",
