@@ -16,12 +16,17 @@ from sptok.tasks.codec import CodecTask
 from sptok.utils.config import ConfigError, load_yaml, save_config
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-# Codec configs with a SEANet encoder and an RVQ (what shrink() knows how to make tiny); the unit
-# vocoders (frozen teacher + k-means in their place) need a teacher and are trained by the recipe
-# tests (test/egs/test_mini_synth.py, test_librispeech.py).
+# Codec configs with a SEANet or STFT encoder and an RVQ (what shrink() knows how to make tiny);
+# the unit vocoders (frozen teacher + k-means in their place) need a teacher and are trained by
+# the recipe tests (test/egs/test_mini_synth.py, test_librispeech.py).
 CODEC_CONFIGS = sorted(p for p in (REPO_ROOT / "egs").rglob("conf/**/*.yaml")
                        if load_yaml(p).get("task") == "codec"
-                       and load_yaml(p).get("encoder", "seanet") == "seanet")
+                       and load_yaml(p).get("encoder", "seanet") in ("seanet", "stft"))
+# Size options of each encoder / decoder, replaced by tiny ones.
+TINY_ENCODERS = {"seanet": {"n_filters": 2, "dimension": 8, "lstm_layers": 1},
+                 "stft": {"channels": 8, "num_layers": 1, "dimension": 8}}
+TINY_DECODERS = {"seanet": {"n_filters": 2, "lstm_layers": 1},
+                 "istft": {"channels": 8, "num_layers": 1}}
 TEACHER_DIM = 6
 
 # Size options of each discriminator, replaced by tiny ones.
@@ -44,9 +49,10 @@ def single_thread():
 def shrink(file_config: dict) -> dict:
     """The same config with a tiny generator, quantizer, teacher and discriminators."""
     config = dict(file_config)
-    config["encoder_conf"] = dict(config.get("encoder_conf") or {}, n_filters=2, dimension=8,
-                                  lstm_layers=1)
-    config["decoder_conf"] = dict(config.get("decoder_conf") or {}, n_filters=2, lstm_layers=1)
+    config["encoder_conf"] = dict(config.get("encoder_conf") or {},
+                                  **TINY_ENCODERS[config.get("encoder", "seanet")])
+    config["decoder_conf"] = dict(config.get("decoder_conf") or {},
+                                  **TINY_DECODERS[config.get("decoder", "seanet")])
     config["quantizer_conf"] = dict(config.get("quantizer_conf") or {}, n_q=2, codebook_size=4,
                                     kmeans_iters=2)
     if config.get("teacher", "offline") == "offline":
