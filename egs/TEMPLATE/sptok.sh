@@ -333,11 +333,28 @@ bench_dir=${expdir}/slmtokbench
 vocoder_dir=${expdir}/unit_vocoder
 units_name=hubert_km
 
+# dump_in_jobs STAGE DATA OUT NAME NUM LOG PROGRAM_ARGS...: run `python PROGRAM_ARGS --wav_scp
+# <slice> --out_prefix OUT/NAME.JOB` on NUM slices of DATA/wav.scp (logs LOG.JOB.log), merge the
+# jobs' OUT/NAME.JOB.scp into OUT/NAME.scp and check it has one line per utterance of DATA. Jobs
+# finished by an interrupted run find their output complete and skip (the dump programs check).
+dump_in_jobs() {
+    local stage_name=$1 data=$2 out=$3 name=$4 num=$5 logs=$6
+    shift 6
+    log "${stage_name}: ${data} -> ${out}: ${num} jobs (logs: ${logs}.*.log)"
+    split_for_jobs "${python}" "${data}/wav.scp" "${num}" "${out}/split/wav.scp"
+    "${infer_cmd_args[@]}" JOB=1:"${num}" "${logs}.JOB.log" \
+        "${python}" "$@" --wav_scp "${out}/split/wav.scp.JOB" --out_prefix "${out}/${name}.JOB"
+    merge_parts "${out}/${name}.scp" "${out}/${name}." .scp "${num}"
+    [ "$(wc -l < "${out}/${name}.scp")" -eq "$(wc -l < "${data}/wav.scp")" ] \
+        || die "${out}/${name}.scp and ${data}/wav.scp differ in length (see ${logs%/*})"
+    rm -rf "${out}/split"
+}
+
 # dump_teacher_feats STAGE SET: the teacher's features of ${dumpdir}/raw/SET ->
 # ${teacher_feats_dir}/SET/feats.scp, in --inference_nj jobs, unless done.
 dump_teacher_feats() {
     local stage_name=$1 dset=$2
-    local data=${dumpdir}/raw/${dset} out=${teacher_feats_dir}/${dset} num signature logdir
+    local data=${dumpdir}/raw/${dset} out=${teacher_feats_dir}/${dset} num signature
     require_done "${data}" "stage 2"
     num=$(num_jobs "${data}/wav.scp")
     signature="teacher=${teacher_path} layer=${teacher_layer} nj=${num}
@@ -347,18 +364,10 @@ $(cat "${data}/.done")"
         log "${stage_name}: ${out} is up to date (${out}/.done)"
         return 0
     fi
-    logdir=${expdir}/teacher_feats/${dset}/log
-    log "${stage_name}: ${data} -> ${out}: ${num} jobs (logs: ${logdir}/dump.*.log)"
-    split_for_jobs "${python}" "${data}/wav.scp" "${num}" "${out}/split/wav.scp"
-    # Jobs finished by an interrupted run find their output complete and skip.
-    "${infer_cmd_args[@]}" JOB=1:"${num}" "${logdir}/dump.JOB.log" \
-        "${python}" -m sptok.bin.dump_teacher_feats --teacher "${teacher_path}" \
-            --layer "${teacher_layer}" --device "${infer_device}" \
-            --wav_scp "${out}/split/wav.scp.JOB" --out_prefix "${out}/feats.JOB"
-    merge_parts "${out}/feats.scp" "${out}/feats." .scp "${num}"
-    [ "$(wc -l < "${out}/feats.scp")" -eq "$(wc -l < "${data}/wav.scp")" ] \
-        || die "${out}/feats.scp and ${data}/wav.scp differ in length (see ${logdir})"
-    rm -rf "${out}/split"
+    dump_in_jobs "${stage_name}" "${data}" "${out}" feats "${num}" \
+        "${expdir}/teacher_feats/${dset}/log/dump" \
+        -m sptok.bin.dump_teacher_feats --teacher "${teacher_path}" \
+            --layer "${teacher_layer}" --device "${infer_device}"
     end_step "${out}" "${signature}"
     log "${stage_name}: wrote ${out}/feats.scp"
 }
@@ -680,16 +689,9 @@ $(cat "${data}/.done")"
                 log "Stage 5: ${out} is up to date (${out}/.done)"
                 continue
             fi
-            logdir=${model}/dump_codes/${dset}/log
-            log "Stage 5: ${data} -> ${out}: ${num} jobs (logs: ${logdir}/dump_codes.*.log)"
-            split_for_jobs "${python}" "${data}/wav.scp" "${num}" "${out}/split/wav.scp"
-            "${infer_cmd_args[@]}" JOB=1:"${num}" "${logdir}/dump_codes.JOB.log" \
-                "${python}" -m sptok.bin.dump_codes --model "${model}" --device "${infer_device}" \
-                    --wav_scp "${out}/split/wav.scp.JOB" --out_prefix "${out}/codes.JOB"
-            merge_parts "${out}/codes.scp" "${out}/codes." .scp "${num}"
-            [ "$(wc -l < "${out}/codes.scp")" -eq "$(wc -l < "${data}/wav.scp")" ] \
-                || die "${out}/codes.scp and ${data}/wav.scp differ in length (see ${logdir})"
-            rm -rf "${out}/split"
+            dump_in_jobs "Stage 5" "${data}" "${out}" codes "${num}" \
+                "${model}/dump_codes/${dset}/log/dump_codes" \
+                -m sptok.bin.dump_codes --model "${model}" --device "${infer_device}"
             end_step "${out}" "${signature}"
         done
     done
