@@ -7,6 +7,25 @@ import torch
 from torch import nn
 
 
+def check_frame_network_options(owner: str, hop_length: int, n_fft: int, kernel_size: int,
+                                num_layers: int) -> None:
+    """Validate the options shared by the frame-rate STFT encoder and inverse-STFT decoder.
+
+    Raises:
+        ValueError: naming ``owner`` and the bad option.
+    """
+    if hop_length <= 0 or n_fft < hop_length:
+        raise ValueError(f"{owner}: need 0 < hop_length <= n_fft, got hop_length={hop_length}, "
+                         f"n_fft={n_fft}")
+    if (n_fft - hop_length) % 2:
+        raise ValueError(f"{owner}: n_fft - hop_length must be even ('same' padding), got "
+                         f"n_fft={n_fft}, hop_length={hop_length}")
+    if kernel_size % 2 == 0:
+        raise ValueError(f"{owner}: kernel_size must be odd, got {kernel_size}")
+    if num_layers < 1:
+        raise ValueError(f"{owner}: num_layers must be >= 1, got {num_layers}")
+
+
 def init_convnext_weights(module: nn.Module) -> None:
     """ConvNeXt/Vocos initialisation (``model.apply``): truncated-normal weights, zero biases."""
     if isinstance(module, (nn.Conv1d, nn.Linear)):

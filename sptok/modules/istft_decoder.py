@@ -25,8 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sptok.modules.convnext import ConvNeXtBlock, init_convnext_weights
-from sptok.modules.lengths import check_lengths, lengths_to_mask, mask_padding
+from sptok.modules.convnext import (ConvNeXtBlock, check_frame_network_options,
+                                    init_convnext_weights)
+from sptok.modules.lengths import check_lengths, frame_mask, mask_padding
 
 
 class ISTFTDecoder(nn.Module):
@@ -47,16 +48,7 @@ class ISTFTDecoder(nn.Module):
                  channels: int = 256, intermediate_dim: Optional[int] = None,
                  num_layers: int = 8, kernel_size: int = 7, max_log_magnitude: float = 4.6):
         super().__init__()
-        if hop_length <= 0 or n_fft < hop_length:
-            raise ValueError(f"ISTFTDecoder: need 0 < hop_length <= n_fft, got hop_length="
-                             f"{hop_length}, n_fft={n_fft}")
-        if (n_fft - hop_length) % 2:
-            raise ValueError(f"ISTFTDecoder: n_fft - hop_length must be even ('same' padding), "
-                             f"got n_fft={n_fft}, hop_length={hop_length}")
-        if kernel_size % 2 == 0:
-            raise ValueError(f"ISTFTDecoder: kernel_size must be odd, got {kernel_size}")
-        if num_layers < 1:
-            raise ValueError(f"ISTFTDecoder: num_layers must be >= 1, got {num_layers}")
+        check_frame_network_options("ISTFTDecoder", hop_length, n_fft, kernel_size, num_layers)
         intermediate_dim = 3 * channels if intermediate_dim is None else intermediate_dim
         self.dimension = dimension
         self.n_fft = n_fft
@@ -112,10 +104,7 @@ class ISTFTDecoder(nn.Module):
             raise ValueError(f"ISTFTDecoder expects [B, {self.dimension}, T], got {list(z.shape)}")
         lengths = check_lengths(lengths, z)
         n_frames = z.shape[-1]
-        if lengths is None:
-            mask = z.new_ones(z.shape[0], 1, n_frames)
-        else:
-            mask = lengths_to_mask(lengths, n_frames)[:, None, :].to(z.dtype)
+        mask = frame_mask(lengths, z.shape[0], n_frames, z)
         x = self.embed(z * mask)
         x = self.norm(x.transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:

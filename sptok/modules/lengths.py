@@ -31,6 +31,15 @@ def lengths_to_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
     return positions[None, :] < lengths[:, None]
 
 
+def frame_mask(lengths: Optional[torch.Tensor], batch: int, n_frames: int,
+               like: torch.Tensor) -> torch.Tensor:
+    """Multiplicative mask [batch, 1, n_frames] with ``like``'s dtype and device: 1 on the first
+    ``lengths[b]`` frames of row b, 0 after; all ones when ``lengths`` is None."""
+    if lengths is None:
+        return like.new_ones(batch, 1, n_frames)
+    return lengths_to_mask(lengths, n_frames)[:, None, :].to(like.dtype)
+
+
 def check_lengths(lengths: Optional[torch.Tensor], x: torch.Tensor, name: str = "lengths",
                   min_length: int = 1) -> Optional[torch.Tensor]:
     """Validate ``lengths`` for a batch ``x`` [B, C, T] and return it as a long tensor on x's device.

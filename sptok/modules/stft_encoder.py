@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sptok.modules.convnext import ConvNeXtBlock, init_convnext_weights
-from sptok.modules.lengths import ceil_div, check_lengths, lengths_to_mask, mask_padding
+from sptok.modules.convnext import (ConvNeXtBlock, check_frame_network_options,
+                                    init_convnext_weights)
+from sptok.modules.lengths import ceil_div, check_lengths, frame_mask, mask_padding
 
 
 class STFTEncoder(nn.Module):
@@ -42,16 +43,7 @@ class STFTEncoder(nn.Module):
                  channels: int = 256, intermediate_dim: Optional[int] = None,
                  num_layers: int = 8, kernel_size: int = 7, log_floor: float = 1e-5):
         super().__init__()
-        if hop_length <= 0 or n_fft < hop_length:
-            raise ValueError(f"STFTEncoder: need 0 < hop_length <= n_fft, got hop_length="
-                             f"{hop_length}, n_fft={n_fft}")
-        if (n_fft - hop_length) % 2:
-            raise ValueError(f"STFTEncoder: n_fft - hop_length must be even ('same' padding), "
-                             f"got n_fft={n_fft}, hop_length={hop_length}")
-        if kernel_size % 2 == 0:
-            raise ValueError(f"STFTEncoder: kernel_size must be odd, got {kernel_size}")
-        if num_layers < 1:
-            raise ValueError(f"STFTEncoder: num_layers must be >= 1, got {num_layers}")
+        check_frame_network_options("STFTEncoder", hop_length, n_fft, kernel_size, num_layers)
         if log_floor <= 0:
             raise ValueError(f"STFTEncoder: log_floor must be > 0, got {log_floor}")
         intermediate_dim = 3 * channels if intermediate_dim is None else intermediate_dim
@@ -109,10 +101,7 @@ class STFTEncoder(nn.Module):
         features = features.to(x.dtype)
         n_frames = features.shape[-1]
         frame_lengths = None if lengths is None else self.get_output_length(lengths)
-        if frame_lengths is None:
-            mask = features.new_ones(x.shape[0], 1, n_frames)
-        else:
-            mask = lengths_to_mask(frame_lengths, n_frames)[:, None, :].to(features.dtype)
+        mask = frame_mask(frame_lengths, x.shape[0], n_frames, features)
         h = self.embed(features * mask)
         h = self.norm(h.transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
