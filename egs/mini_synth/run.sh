@@ -14,6 +14,10 @@ tokenizer_configs="conf/train_speechtokenizer.yaml conf/train_baseline.yaml"
 # comparison; zero-shot TTS on the unseen voices, at most 10 s each (500 frames; the longest test
 # utterance is 7.2 s), so that a model that has not learnt to stop cannot run on for long.
 uslm_codec_tags="speechtokenizer baseline"
+# --quick true: the frame-rate encoder/decoder of the mini configs at a tiny size (sptok.sh's
+# defaults shrink SEANet's options).
+quick_tokenizer_args="--max_steps 4 --valid_interval 2 --save_interval 2 --log_interval 1 --batch_size 2 --valid_batch_size 2 --num_workers 0 --segment_seconds 0.5 --valid_segment_seconds 1.0 --encoder_conf.channels 16 --encoder_conf.num_layers 1 --encoder_conf.dimension 32 --decoder_conf.channels 16 --decoder_conf.num_layers 1 --quantizer_conf.codebook_size 16 --quantizer_conf.kmeans_iters 2 --scheduler_conf.warmup_steps 1 --model_conf.discriminator_warmup_steps 2"
+quick_unit_vocoder_args="--max_steps 4 --valid_interval 2 --save_interval 2 --log_interval 1 --batch_size 2 --valid_batch_size 2 --num_workers 0 --segment_seconds 0.5 --valid_segment_seconds 1.0 --decoder_conf.channels 16 --decoder_conf.num_layers 1 --scheduler_conf.warmup_steps 1"
 
 ./sptok.sh \
     --train_set "${train_set}" \
@@ -23,6 +27,8 @@ uslm_codec_tags="speechtokenizer baseline"
     --nj 4 \
     --inference_nj 2 \
     --quick_data_opts "--hours 0.05" \
+    --quick_tokenizer_args "${quick_tokenizer_args}" \
+    --quick_unit_vocoder_args "${quick_unit_vocoder_args}" \
     --train_mini_teacher true \
     --mini_teacher_conf conf/mini_hubert.conf \
     --teacher_layer avg \
